@@ -1,0 +1,219 @@
+"""The JSON bundle: one format for seed data, import and export.
+
+A bundle holds shared conditions and support resources, and complete drug documents that refer to
+them by slug. The same part schemas validate the management API's writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import Field, HttpUrl, field_validator, model_validator
+
+from app.core.types import (
+    CodeSystem,
+    CodeValue,
+    Markdown,
+    Name,
+    Question,
+    ShortText,
+    Slug,
+    Tag,
+    Title,
+    WriteModel,
+)
+
+DrugStatus = Literal["draft", "in_review", "published", "archived"]
+Seriousness = Literal["common", "serious"]
+Urgency = Literal["self-care", "contact-care-team", "emergency"]
+IndicationStatus = Literal["approved", "investigational"]
+ResourceCategory = Literal["support-group", "financial-assistance", "educational", "nutrition", "other"]
+
+BUNDLE_FORMAT = "druginfo-bundle"
+BUNDLE_VERSION = 1
+
+
+class SourceIn(WriteModel):
+    title: Title
+    publisher: Name | None = None
+    url: HttpUrl | None = None
+    accessed: dt.date | None = None
+    note: ShortText | None = None
+
+
+class ReviewIn(WriteModel):
+    """Review metadata; all empty means nobody has clinically reviewed the content (say so in `note`)."""
+
+    last_reviewed: dt.date | None = None
+    next_review_due: dt.date | None = None
+    reviewed_by: Name | None = None
+    note: ShortText | None = None
+
+
+class SectionIn(WriteModel):
+    key: Slug = Field(examples=["mechanism"])
+    title: Title
+    body: Markdown
+
+
+class FaqIn(WriteModel):
+    question: Question
+    answer: Markdown
+    tags: list[Tag] = Field(default_factory=list, max_length=20)
+
+
+class SideEffectIn(WriteModel):
+    name: Name
+    seriousness: Seriousness
+    description: Markdown | None = None
+    management_tips: list[ShortText] = Field(default_factory=list, max_length=30)
+    urgency: Urgency | None = Field(default=None, description="Only where the source says so.")
+    when_to_contact_care_team: ShortText | None = None
+
+
+class MonitoringIn(WriteModel):
+    name: Name = Field(description="What is checked.", examples=["Blood cell counts"])
+    purpose: ShortText = Field(description="Why it is checked.")
+    frequency: ShortText | None = Field(default=None, description="Only where the source states it.")
+
+
+class IndicationIn(WriteModel):
+    condition: Slug = Field(description="Slug of a condition in the bundle or the database.")
+    status: IndicationStatus
+    notes: ShortText | None = None
+
+
+class ComponentIn(WriteModel):
+    name: Name
+    drug: Slug | None = Field(default=None, description="Slug of the component's own drug record, if any.")
+    role: ShortText | None = None
+
+
+class CombinationIn(WriteModel):
+    name: Title
+    components: list[ComponentIn] = Field(min_length=1, max_length=10)
+    rationale: Markdown | None = None
+    notes: Markdown | None = None
+
+    @field_validator("components")
+    @classmethod
+    def _unique_components(cls, components: list[ComponentIn]) -> list[ComponentIn]:
+        names = [c.name.casefold() for c in components]
+        if len(names) != len(set(names)):
+            raise ValueError("component names must be unique")
+        return components
+
+
+class PersonIn(WriteModel):
+    """The person as the story publishes them (first name, age, occupation)."""
+
+    name: Name | None = None
+    age: int | None = Field(default=None, ge=0, le=130)
+    occupation: Name | None = None
+
+
+class StoryIn(WriteModel):
+    title: Title
+    person: PersonIn = Field(default_factory=PersonIn)
+    body: Markdown
+
+
+class ConditionIn(WriteModel):
+    slug: Slug
+    name: Name
+    description: Markdown | None = None
+
+
+class SupportResourceIn(WriteModel):
+    slug: Slug
+    category: ResourceCategory
+    title: Title
+    description: Markdown | None = None
+    url: str | None = Field(default=None, max_length=2000, description="`https:`, `mailto:` or `tel:` only.")
+    phone: str | None = Field(default=None, max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")
+    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    is_global: bool = Field(default=False, description="Shown for every drug, not only linked ones.")
+
+    @field_validator("url")
+    @classmethod
+    def _safe_scheme(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        lowered = url.strip().lower()
+        if lowered.startswith("https://") and len(lowered) > len("https://"):
+            HttpUrl(url)  # well-formed
+            return url.strip()
+        if lowered.startswith(("mailto:", "tel:")) and ":" in lowered and len(lowered.split(":", 1)[1]) > 0:
+            return url.strip()
+        raise ValueError("only https:, mailto: and tel: URLs are allowed")
+
+
+class DrugIn(WriteModel):
+    """A complete drug document (the working draft's content)."""
+
+    slug: Slug
+    name: Name
+    brand_names: list[Name] = Field(default_factory=list, max_length=30)
+    drug_class: Name | None = None
+    summary: ShortText | None = None
+    codes: dict[CodeSystem, CodeValue] = Field(
+        default_factory=dict, max_length=20, description="Code system → code, e.g. `{\"atc\": \"L04AX06\"}`."
+    )
+    status: DrugStatus = "draft"
+    review: ReviewIn = Field(default_factory=ReviewIn)
+    disclaimer: Markdown | None = None
+    sources: list[SourceIn] = Field(default_factory=list, max_length=50)
+    sections: list[SectionIn] = Field(default_factory=list, max_length=50)
+    faqs: list[FaqIn] = Field(default_factory=list, max_length=200)
+    side_effects: list[SideEffectIn] = Field(default_factory=list, max_length=200)
+    monitoring: list[MonitoringIn] = Field(default_factory=list, max_length=50)
+    indications: list[IndicationIn] = Field(default_factory=list, max_length=100)
+    combinations: list[CombinationIn] = Field(default_factory=list, max_length=50)
+    stories: list[StoryIn] = Field(default_factory=list, max_length=50)
+    support_resources: list[Slug] = Field(
+        default_factory=list, max_length=100, description="Slugs of support resources linked to this drug."
+    )
+
+    @field_validator("codes")
+    @classmethod
+    def _lowercase_systems(cls, codes: dict[str, str]) -> dict[str, str]:
+        lowered = {system.lower(): code for system, code in codes.items()}
+        if len(lowered) != len(codes):
+            raise ValueError("code systems must be unique (case-insensitively)")
+        return lowered
+
+    @model_validator(mode="after")
+    def _unique_keys(self) -> DrugIn:
+        _require_unique("sections", [s.key for s in self.sections])
+        _require_unique("side_effects", [s.name.casefold() for s in self.side_effects])
+        _require_unique("monitoring", [m.name.casefold() for m in self.monitoring])
+        _require_unique("indications", [i.condition for i in self.indications])
+        _require_unique("combinations", [c.name.casefold() for c in self.combinations])
+        _require_unique("support_resources", list(self.support_resources))
+        return self
+
+
+def _require_unique(field: str, values: list[str]) -> None:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise ValueError(f"{field}: duplicate entry {value!r}")
+        seen.add(value)
+
+
+class Bundle(WriteModel):
+    """Everything needed to (re)build the content: conditions, support resources and drugs."""
+
+    format: Literal["druginfo-bundle"] = BUNDLE_FORMAT
+    version: Literal[1] = BUNDLE_VERSION
+    conditions: list[ConditionIn] = Field(default_factory=list, max_length=10_000)
+    support_resources: list[SupportResourceIn] = Field(default_factory=list, max_length=10_000)
+    drugs: list[DrugIn] = Field(default_factory=list, max_length=20_000)
+
+    @model_validator(mode="after")
+    def _unique_slugs(self) -> Bundle:
+        _require_unique("conditions", [c.slug for c in self.conditions])
+        _require_unique("support_resources", [r.slug for r in self.support_resources])
+        _require_unique("drugs", [d.slug for d in self.drugs])
+        return self

@@ -1,0 +1,224 @@
+"""Import of a bundle: validate everything first, then apply it all in the caller's transaction.
+
+The seed command, the CLI import and (later) the admin import endpoint share this one path, so
+imported text goes through the same validation as every other write.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from app.bundle.schemas import Bundle, ConditionIn, SupportResourceIn
+from app.conditions.models import Condition
+from app.core.errors import AppError, ProblemField, validation_problem_fields
+from app.drugs import service as drug_service
+from app.drugs.models import Drug
+from app.publishing import service as publishing
+from app.resources.models import SupportResource
+
+
+class BundleInvalid(AppError):
+    status, code, title = 422, "bundle_invalid", "The bundle is invalid"
+
+
+@dataclass
+class ImportReport:
+    """What an import did (or, for a dry run, would do), by kind and slug."""
+
+    dry_run: bool = False
+    created: dict[str, list[str]] = field(default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []})
+    updated: dict[str, list[str]] = field(default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []})
+    unchanged: dict[str, list[str]] = field(
+        default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []}
+    )
+    published: list[str] = field(default_factory=list)
+    unpublished: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values()) or bool(self.published or self.unpublished)
+
+
+def parse_bundle(data: Any) -> Bundle:
+    """Validate raw JSON as a bundle, reporting every problem with a JSON pointer."""
+    try:
+        return Bundle.model_validate(data)
+    except ValidationError as exc:
+        fields = [
+            ProblemField(pointer=f.pointer if f.pointer.startswith("/") else "/" + f.pointer.lstrip("#/"), detail=f.detail, code=f.code)
+            for f in validation_problem_fields([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
+        ]
+        raise BundleInvalid(f"{len(fields)} problem(s) in the bundle.", errors=fields) from exc
+
+
+def _check_references(session: Session, bundle: Bundle) -> None:
+    problems: list[ProblemField] = []
+    condition_slugs = {c.slug for c in bundle.conditions}
+    resource_slugs = {r.slug for r in bundle.support_resources}
+    drug_slugs = {d.slug for d in bundle.drugs}
+    wanted_conditions = {i.condition for d in bundle.drugs for i in d.indications} - condition_slugs
+    wanted_resources = {s for d in bundle.drugs for s in d.support_resources} - resource_slugs
+    wanted_drugs = {k.drug for d in bundle.drugs for c in d.combinations for k in c.components if k.drug} - drug_slugs
+    if wanted_conditions:
+        condition_slugs |= set(session.scalars(sa.select(Condition.slug).where(Condition.slug.in_(wanted_conditions))))
+    if wanted_resources:
+        resource_slugs |= set(
+            session.scalars(sa.select(SupportResource.slug).where(SupportResource.slug.in_(wanted_resources)))
+        )
+    if wanted_drugs:
+        drug_slugs |= set(
+            session.scalars(sa.select(Drug.slug).where(Drug.slug.in_(wanted_drugs), Drug.deleted_at.is_(None)))
+        )
+    for d_index, drug in enumerate(bundle.drugs):
+        base = f"/drugs/{d_index}"
+        for i, indication in enumerate(drug.indications):
+            if indication.condition not in condition_slugs:
+                problems.append(
+                    ProblemField(
+                        pointer=f"{base}/indications/{i}/condition",
+                        detail=f"unknown condition {indication.condition!r}",
+                        code="unknown_reference",
+                    )
+                )
+        for i, slug in enumerate(drug.support_resources):
+            if slug not in resource_slugs:
+                problems.append(
+                    ProblemField(
+                        pointer=f"{base}/support_resources/{i}",
+                        detail=f"unknown support resource {slug!r}",
+                        code="unknown_reference",
+                    )
+                )
+        for i, combination in enumerate(drug.combinations):
+            for j, component in enumerate(combination.components):
+                if component.drug and component.drug not in drug_slugs:
+                    problems.append(
+                        ProblemField(
+                            pointer=f"{base}/combinations/{i}/components/{j}/drug",
+                            detail=f"unknown drug {component.drug!r}",
+                            code="unknown_reference",
+                        )
+                    )
+    if problems:
+        raise BundleInvalid(f"{len(problems)} problem(s) in the bundle.", errors=problems)
+
+
+def _upsert_condition(session: Session, data: ConditionIn, report: ImportReport) -> Condition:
+    condition = session.scalars(sa.select(Condition).where(Condition.slug == data.slug)).one_or_none()
+    if condition is None:
+        condition = Condition(slug=data.slug, name=data.name, description=data.description)
+        session.add(condition)
+        report.created["conditions"].append(data.slug)
+    elif drug_service.condition_in(condition) != data:
+        condition.name, condition.description = data.name, data.description
+        report.updated["conditions"].append(data.slug)
+    else:
+        report.unchanged["conditions"].append(data.slug)
+    return condition
+
+
+def _upsert_resource(session: Session, data: SupportResourceIn, report: ImportReport) -> SupportResource:
+    resource = session.scalars(sa.select(SupportResource).where(SupportResource.slug == data.slug)).one_or_none()
+    values = data.model_dump()
+    if resource is None:
+        resource = SupportResource(**values)
+        session.add(resource)
+        report.created["support_resources"].append(data.slug)
+    elif drug_service.resource_in(resource) != data:
+        for key, value in values.items():
+            setattr(resource, key, value)
+        report.updated["support_resources"].append(data.slug)
+    else:
+        report.unchanged["support_resources"].append(data.slug)
+    return resource
+
+
+def import_bundle(
+    session: Session, bundle: Bundle, *, author: str | None, message: str = "Imported from a bundle", dry_run: bool = False
+) -> ImportReport:
+    """Apply a validated bundle: upsert by slug, record revisions for changed drugs, (un)publish by status.
+
+    Idempotent: importing the same bundle twice changes nothing the second time.
+    """
+    _check_references(session, bundle)
+    report = ImportReport(dry_run=dry_run)
+    savepoint = session.begin_nested() if dry_run else None
+    conditions = {c.slug: _upsert_condition(session, c, report) for c in bundle.conditions}
+    resources = {r.slug: _upsert_resource(session, r, report) for r in bundle.support_resources}
+    session.flush()
+
+    drugs: dict[str, Drug] = {}
+    for data in bundle.drugs:
+        drug = drug_service.find_drug(session, data.slug)
+        if drug is None:
+            drug = Drug(slug=data.slug, name=data.name, status="draft", brand_names=[], translations={})
+            for collection in ("codes", "sources", "sections", "faqs", "side_effects", "monitoring",
+                               "indications", "combinations", "stories", "resource_links"):  # fmt: skip
+                setattr(drug, collection, [])
+            session.add(drug)
+            session.flush()
+            report.created["drugs"].append(data.slug)
+        drugs[data.slug] = drug
+
+    referenced = _load_references(session, bundle, conditions, resources, drugs)
+    for data in bundle.drugs:
+        drug = drugs[data.slug]
+        was_deleted = drug.deleted_at is not None
+        drug.deleted_at = None
+        if was_deleted or drug_service.to_drug_in(drug) != data:
+            drug_service.replace_content(session, drug, data, **referenced)
+            if data.slug not in report.created["drugs"]:
+                report.updated["drugs"].append(data.slug)
+        else:
+            report.unchanged["drugs"].append(data.slug)
+
+    for data in bundle.drugs:
+        _record_and_publish(session, drugs[data.slug], author=author, message=message, report=report)
+    session.flush()
+    if report.changed:
+        publishing.bump_generation(session)
+    if savepoint is not None:
+        savepoint.rollback()
+    return report
+
+
+def _load_references(
+    session: Session,
+    bundle: Bundle,
+    conditions: dict[str, Condition],
+    resources: dict[str, SupportResource],
+    drugs: dict[str, Drug],
+) -> dict[str, Any]:
+    """Conditions, resources and component drugs the bundle's drugs refer to, from the bundle or the database."""
+    condition_slugs = {i.condition for d in bundle.drugs for i in d.indications} - conditions.keys()
+    resource_slugs = {s for d in bundle.drugs for s in d.support_resources} - resources.keys()
+    drug_slugs = {k.drug for d in bundle.drugs for c in d.combinations for k in c.components if k.drug} - drugs.keys()
+    all_conditions = dict(conditions)
+    all_conditions.update({c.slug: c for c in session.scalars(sa.select(Condition).where(Condition.slug.in_(condition_slugs)))})
+    all_resources = dict(resources)
+    all_resources.update(
+        {r.slug: r for r in session.scalars(sa.select(SupportResource).where(SupportResource.slug.in_(resource_slugs)))}
+    )
+    all_drugs = dict(drugs)
+    all_drugs.update({d.slug: d for d in session.scalars(sa.select(Drug).where(Drug.slug.in_(drug_slugs)))})
+    return {"conditions": all_conditions, "resources": all_resources, "drugs_by_slug": all_drugs}
+
+
+def _record_and_publish(session: Session, drug: Drug, *, author: str | None, message: str, report: ImportReport) -> None:
+    """A revision when the complete document changed; the public view follows the drug's status."""
+    session.flush()
+    latest = publishing.latest_revision(session, drug.id)
+    if latest is None or latest.document != drug_service.snapshot(drug):
+        latest = publishing.record_revision(session, drug, message=message, author=author)
+    live = publishing.live_revision_id(session, drug.id)
+    if drug.status == "published" and live != latest.id:
+        publishing.publish_revision(session, drug, latest)
+        report.published.append(drug.slug)
+    elif drug.status != "published" and live is not None:
+        publishing.unpublish(session, drug)
+        report.unpublished.append(drug.slug)

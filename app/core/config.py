@@ -1,0 +1,72 @@
+"""Settings: every knob has a default and help text; env prefix DRUGINFO_ (plus the plain DATABASE_URL/PORT)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SQLITE_PATH = Path("data") / "druginfo.db"
+
+
+def normalize_database_url(url: str) -> str:
+    """Turn the URL people write into the one SQLAlchemy needs (picks the driver)."""
+    url = url.strip()
+    for plain in ("postgres://", "postgresql://"):
+        if url.startswith(plain):
+            return "postgresql+psycopg://" + url[len(plain) :]
+    if url.startswith("sqlite:") and not url.startswith("sqlite+pysqlite:"):
+        return "sqlite+pysqlite:" + url[len("sqlite:") :]
+    return url
+
+
+class Settings(BaseSettings):
+    """Runtime configuration, read from the environment (and a `.env` file if present)."""
+
+    model_config = SettingsConfigDict(env_prefix="DRUGINFO_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{DEFAULT_SQLITE_PATH}",
+        validation_alias=AliasChoices("DATABASE_URL", "DRUGINFO_DATABASE_URL"),
+        description="Database URL: `sqlite:////abs/path.db` or `postgresql://user@host:5432/db`.",
+    )
+    host: str = Field(default="127.0.0.1", description="Interface `druginfo serve` binds to.")
+    port: int = Field(
+        default=8000,
+        ge=1,
+        le=65535,
+        validation_alias=AliasChoices("PORT", "DRUGINFO_PORT"),
+        description="TCP port `druginfo serve` listens on.",
+    )
+    workers: int = Field(default=1, ge=1, le=64, description="Uvicorn worker processes for `druginfo serve`.")
+    default_locale: str = Field(default="en", description="Locale served when no other is asked for.")
+    cache_max_age: int = Field(
+        default=60, ge=0, description="`Cache-Control: max-age` (seconds) on public GET responses."
+    )
+    cache_stale_while_revalidate: int = Field(
+        default=300, ge=0, description="`stale-while-revalidate` (seconds) on public GET responses."
+    )
+    cors_allow_origins: list[str] = Field(
+        default=["*"], description="Origins allowed to read the public API from a browser (GET only)."
+    )
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000, ge=0, description="How long a SQLite writer waits for the lock before giving up."
+    )
+    log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalize_url(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,140 @@
+"""Engine, metadata naming convention, SQLite pragmas and the request-scoped session."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect, Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from app.core.config import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+# JSON everywhere; JSONB on PostgreSQL so documents are stored compactly and can be indexed.
+JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC timestamps on both engines (SQLite stores naive text)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime stored; use utcnow()")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value
+
+
+def utcnow() -> dt.datetime:
+    """Now, in UTC, with microseconds (ordering of revisions and the audit log relies on them)."""
+    return dt.datetime.now(dt.UTC)
+
+
+def _install_sqlite_pragmas(engine: Engine, settings: Settings, *, immediate: bool) -> None:
+    """WAL, foreign keys, busy timeout and FULL sync on every connection; writers BEGIN IMMEDIATE.
+
+    pysqlite's own transaction handling defers BEGIN until the first write and cannot take the
+    write lock up front; SQLAlchemy's documented recipe turns it off and emits BEGIN ourselves, so a
+    writer waits for the lock (busy timeout) instead of failing half-way with "database is locked".
+    """
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={int(settings.sqlite_busy_timeout_ms)}")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
+    url = sa.make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite":
+        if url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000, "check_same_thread": False},
+        )
+        _install_sqlite_pragmas(engine, settings, immediate=immediate)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+class Database:
+    """The engines of one app instance: reads, and (on SQLite) a writer that takes the lock first."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = _make_engine(settings)
+        self.write_engine = (
+            _make_engine(settings, immediate=True) if self.engine.dialect.name == "sqlite" else self.engine
+        )
+        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def read_session(self) -> Session:
+        return self.read_sessions()
+
+    def write_session(self) -> Session:
+        return self.write_sessions()
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
+
+
+def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
+    """One unit of work: commit once at the end, or roll back on any error."""
+    session = sessions()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def make_null_pool_engine(url: str) -> Engine:
+    """An engine for one-off admin work (migrations, creating/dropping test databases)."""
+    return sa.create_engine(url, poolclass=NullPool)

@@ -1,0 +1,273 @@
+"""Queries and rules for the drug aggregate's working draft. Services flush; the caller commits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, selectinload
+
+from app.bundle.schemas import (
+    CombinationIn,
+    ComponentIn,
+    ConditionIn,
+    DrugIn,
+    FaqIn,
+    IndicationIn,
+    MonitoringIn,
+    PersonIn,
+    ReviewIn,
+    SectionIn,
+    SideEffectIn,
+    SourceIn,
+    StoryIn,
+    SupportResourceIn,
+)
+from app.conditions.models import Condition
+from app.core.db import utcnow
+from app.core.errors import NotFound
+from app.drugs.models import (
+    Combination,
+    CombinationComponent,
+    Drug,
+    DrugCode,
+    DrugSource,
+    Faq,
+    Indication,
+    MonitoringItem,
+    PatientStory,
+    Section,
+    SideEffect,
+)
+from app.resources.models import DrugSupportResource, SupportResource
+
+
+class DrugNotFound(NotFound):
+    code = "drug_not_found"
+    title = "Drug not found"
+
+
+AGGREGATE_OPTIONS = (
+    selectinload(Drug.codes),
+    selectinload(Drug.sources),
+    selectinload(Drug.sections),
+    selectinload(Drug.faqs),
+    selectinload(Drug.side_effects),
+    selectinload(Drug.monitoring),
+    selectinload(Drug.indications).selectinload(Indication.condition),
+    selectinload(Drug.combinations)
+    .selectinload(Combination.components)
+    .selectinload(CombinationComponent.drug),
+    selectinload(Drug.stories),
+    selectinload(Drug.resource_links).selectinload(DrugSupportResource.resource),
+)
+
+
+def find_drug(session: Session, slug: str, *, with_parts: bool = True) -> Drug | None:
+    """The working draft of a drug by slug (soft-deleted drugs included), or None."""
+    query = sa.select(Drug).where(Drug.slug == slug)
+    if with_parts:
+        query = query.options(*AGGREGATE_OPTIONS)
+    return session.scalars(query).one_or_none()
+
+
+def get_drug(session: Session, slug: str, *, with_parts: bool = True) -> Drug:
+    drug = find_drug(session, slug, with_parts=with_parts)
+    if drug is None or drug.deleted_at is not None:
+        raise DrugNotFound(f"No drug with slug {slug!r}.")
+    return drug
+
+
+def to_drug_in(drug: Drug) -> DrugIn:
+    """The drug's working draft in the bundle's document form (what revisions and export hold)."""
+    return DrugIn(
+        slug=drug.slug,
+        name=drug.name,
+        brand_names=list(drug.brand_names),
+        drug_class=drug.drug_class,
+        summary=drug.summary,
+        codes={c.system: c.code for c in drug.codes},
+        status=drug.status,  # type: ignore[arg-type]
+        review=ReviewIn(
+            last_reviewed=drug.last_reviewed,
+            next_review_due=drug.next_review_due,
+            reviewed_by=drug.reviewed_by,
+            note=drug.review_note,
+        ),
+        disclaimer=drug.disclaimer,
+        sources=[
+            SourceIn(title=s.title, publisher=s.publisher, url=s.url, accessed=s.accessed, note=s.note)  # type: ignore[arg-type]
+            for s in drug.sources
+        ],
+        sections=[SectionIn(key=s.key, title=s.title, body=s.body) for s in drug.sections],
+        faqs=[FaqIn(question=f.question, answer=f.answer, tags=list(f.tags)) for f in drug.faqs],
+        side_effects=[
+            SideEffectIn(
+                name=e.name,
+                seriousness=e.seriousness,  # type: ignore[arg-type]
+                description=e.description,
+                management_tips=list(e.management_tips),
+                urgency=e.urgency,  # type: ignore[arg-type]
+                when_to_contact_care_team=e.when_to_contact_care_team,
+            )
+            for e in drug.side_effects
+        ],
+        monitoring=[MonitoringIn(name=m.name, purpose=m.purpose, frequency=m.frequency) for m in drug.monitoring],
+        indications=[
+            IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes)  # type: ignore[arg-type]
+            for i in drug.indications
+        ],
+        combinations=[
+            CombinationIn(
+                name=c.name,
+                rationale=c.rationale,
+                notes=c.notes,
+                components=[
+                    ComponentIn(name=k.name, drug=k.drug.slug if k.drug else None, role=k.role) for k in c.components
+                ],
+            )
+            for c in drug.combinations
+        ],
+        stories=[
+            StoryIn(
+                title=s.title,
+                person=PersonIn(name=s.person_name, age=s.person_age, occupation=s.person_occupation),
+                body=s.body,
+            )
+            for s in drug.stories
+        ],
+        support_resources=[link.resource.slug for link in drug.resource_links],
+    )
+
+
+def part_ids(drug: Drug) -> dict[str, list[int]]:
+    """Database ids of the ordered parts, aligned with the document's lists."""
+    return {
+        "sections": [s.id for s in drug.sections],
+        "faqs": [f.id for f in drug.faqs],
+        "side_effects": [e.id for e in drug.side_effects],
+        "monitoring": [m.id for m in drug.monitoring],
+        "indications": [i.id for i in drug.indications],
+        "combinations": [c.id for c in drug.combinations],
+        "stories": [s.id for s in drug.stories],
+    }
+
+
+def condition_in(condition: Condition) -> ConditionIn:
+    return ConditionIn(slug=condition.slug, name=condition.name, description=condition.description)
+
+
+def resource_in(resource: SupportResource) -> SupportResourceIn:
+    return SupportResourceIn(
+        slug=resource.slug,
+        category=resource.category,  # type: ignore[arg-type]
+        title=resource.title,
+        description=resource.description,
+        url=resource.url,
+        phone=resource.phone,
+        email=resource.email,
+        is_global=resource.is_global,
+    )
+
+
+def snapshot(drug: Drug) -> dict[str, Any]:
+    """The complete, self-contained document of a drug: its content plus what it refers to."""
+    return {
+        "drug": to_drug_in(drug).model_dump(mode="json"),
+        "conditions": [condition_in(i.condition).model_dump(mode="json") for i in drug.indications],
+        "support_resources": [resource_in(link.resource).model_dump(mode="json") for link in drug.resource_links],
+        "ids": part_ids(drug),
+    }
+
+
+def replace_content(
+    session: Session,
+    drug: Drug,
+    data: DrugIn,
+    *,
+    conditions: dict[str, Condition],
+    resources: dict[str, SupportResource],
+    drugs_by_slug: dict[str, Drug],
+) -> None:
+    """Make the working draft hold exactly `data` (references already resolved by the caller)."""
+    drug.name = data.name
+    drug.brand_names = list(data.brand_names)
+    drug.drug_class = data.drug_class
+    drug.summary = data.summary
+    drug.status = data.status
+    drug.disclaimer = data.disclaimer
+    drug.last_reviewed = data.review.last_reviewed
+    drug.next_review_due = data.review.next_review_due
+    drug.reviewed_by = data.review.reviewed_by
+    drug.review_note = data.review.note
+    # Touching the row makes its version (the mapper's version_id_col) advance with any part's change.
+    drug.updated_at = utcnow()
+    # Replacing unique-keyed children (sections by key, etc.) needs the old rows gone first.
+    for collection in ("codes", "sources", "sections", "faqs", "side_effects", "monitoring", "indications", "combinations", "stories"):
+        getattr(drug, collection).clear()
+    drug.resource_links.clear()
+    session.flush()
+    drug.codes = [DrugCode(system=system, code=code) for system, code in data.codes.items()]
+    drug.sources = [
+        DrugSource(
+            position=i,
+            title=s.title,
+            publisher=s.publisher,
+            url=str(s.url) if s.url else None,
+            accessed=s.accessed,
+            note=s.note,
+        )
+        for i, s in enumerate(data.sources)
+    ]
+    drug.sections = [Section(position=i, key=s.key, title=s.title, body=s.body) for i, s in enumerate(data.sections)]
+    drug.faqs = [Faq(position=i, question=f.question, answer=f.answer, tags=list(f.tags)) for i, f in enumerate(data.faqs)]
+    drug.side_effects = [
+        SideEffect(
+            position=i,
+            name=e.name,
+            seriousness=e.seriousness,
+            description=e.description,
+            management_tips=list(e.management_tips),
+            urgency=e.urgency,
+            when_to_contact_care_team=e.when_to_contact_care_team,
+        )
+        for i, e in enumerate(data.side_effects)
+    ]
+    drug.monitoring = [
+        MonitoringItem(position=i, name=m.name, purpose=m.purpose, frequency=m.frequency)
+        for i, m in enumerate(data.monitoring)
+    ]
+    drug.indications = [
+        Indication(position=i, condition=conditions[ind.condition], status=ind.status, notes=ind.notes)
+        for i, ind in enumerate(data.indications)
+    ]
+    drug.combinations = [
+        Combination(
+            position=i,
+            name=c.name,
+            rationale=c.rationale,
+            notes=c.notes,
+            components=[
+                CombinationComponent(
+                    position=j, name=k.name, role=k.role, drug=drugs_by_slug[k.drug] if k.drug else None
+                )
+                for j, k in enumerate(c.components)
+            ],
+        )
+        for i, c in enumerate(data.combinations)
+    ]
+    drug.stories = [
+        PatientStory(
+            position=i,
+            title=s.title,
+            person_name=s.person.name,
+            person_age=s.person.age,
+            person_occupation=s.person.occupation,
+            body=s.body,
+        )
+        for i, s in enumerate(data.stories)
+    ]
+    drug.resource_links = [
+        DrugSupportResource(position=i, resource=resources[slug]) for i, slug in enumerate(data.support_resources)
+    ]
+    session.flush()

@@ -1,0 +1,43 @@
+"""Every table, imported in one place so Alembic and the mappers see the whole schema."""
+
+from app.conditions.models import Condition
+from app.core.db import Base
+from app.drugs.models import (
+    Combination,
+    CombinationComponent,
+    Drug,
+    DrugCode,
+    DrugSource,
+    Faq,
+    Indication,
+    MonitoringItem,
+    PatientStory,
+    Section,
+    SideEffect,
+)
+from app.publishing.models import ContentState, PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.resources.models import DrugSupportResource, SupportResource
+from app.revisions.models import DrugRevision
+
+__all__ = [
+    "Base",
+    "Combination",
+    "CombinationComponent",
+    "Condition",
+    "ContentState",
+    "Drug",
+    "DrugCode",
+    "DrugRevision",
+    "DrugSource",
+    "DrugSupportResource",
+    "Faq",
+    "Indication",
+    "MonitoringItem",
+    "PatientStory",
+    "PublishedDrug",
+    "PublishedDrugCode",
+    "PublishedDrugCondition",
+    "Section",
+    "SideEffect",
+    "SupportResource",
+]

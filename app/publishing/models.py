@@ -1,0 +1,67 @@
+"""The public projection: which revision of each drug is live, and the columns public filters need.
+
+Only publishing writes these tables; every public read starts from them, so a draft can never
+leak. The content generation is bumped by every committed write, so caches can tell they are stale.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, UTCDateTime, utcnow
+
+
+class PublishedDrug(Base):
+    __tablename__ = "published_drug"
+
+    drug_id: Mapped[int] = mapped_column(sa.ForeignKey("drug.id", ondelete="CASCADE"), primary_key=True)
+    revision_id: Mapped[int] = mapped_column(sa.ForeignKey("drug_revision.id", ondelete="RESTRICT"))
+    slug: Mapped[str] = mapped_column(sa.String(100), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    name_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    letter: Mapped[str] = mapped_column(sa.String(1), index=True)
+    drug_class_key: Mapped[str | None] = mapped_column(sa.String(200), index=True)
+    last_reviewed: Mapped[dt.date | None] = mapped_column(sa.Date)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    published_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PublishedDrugCode(Base):
+    __tablename__ = "published_drug_code"
+
+    drug_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("published_drug.drug_id", ondelete="CASCADE"), primary_key=True
+    )
+    system: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(100))
+
+    __table_args__ = (sa.Index("ix_published_drug_code_system_code", "system", "code"),)
+
+
+class PublishedDrugCondition(Base):
+    __tablename__ = "published_drug_condition"
+
+    drug_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("published_drug.drug_id", ondelete="CASCADE"), primary_key=True
+    )
+    condition_slug: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
+    status: Mapped[str] = mapped_column(sa.String(20))
+
+    __table_args__ = (
+        sa.CheckConstraint("status IN ('approved', 'investigational')", name="status"),
+    )
+
+
+class ContentState(Base):
+    """A single row: the content generation, bumped in the same transaction as every write."""
+
+    __tablename__ = "content_state"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)

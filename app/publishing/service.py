@@ -1,0 +1,99 @@
+"""Revisions and the public projection: the only code that decides what the public sees."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.core.db import utcnow
+from app.drugs.models import Drug
+from app.drugs.service import snapshot
+from app.publishing.models import ContentState, PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.revisions.models import DrugRevision
+
+
+def bump_generation(session: Session) -> None:
+    """Advance the content generation in the current transaction (caches compare against it)."""
+    session.execute(
+        sa.update(ContentState)
+        .where(ContentState.id == 1)
+        .values(generation=ContentState.generation + 1, updated_at=utcnow())
+    )
+
+
+def current_generation(session: Session) -> int:
+    return session.scalar(sa.select(ContentState.generation).where(ContentState.id == 1)) or 0
+
+
+def latest_revision(session: Session, drug_id: int) -> DrugRevision | None:
+    return session.scalars(
+        sa.select(DrugRevision).where(DrugRevision.drug_id == drug_id).order_by(DrugRevision.number.desc()).limit(1)
+    ).first()
+
+
+def record_revision(session: Session, drug: Drug, *, message: str, author: str | None) -> DrugRevision:
+    """Store the drug's complete current document as its next revision."""
+    session.flush()
+    number = (
+        session.scalar(sa.select(sa.func.max(DrugRevision.number)).where(DrugRevision.drug_id == drug.id)) or 0
+    ) + 1
+    revision = DrugRevision(
+        drug_id=drug.id,
+        number=number,
+        document=snapshot(drug),
+        message=message,
+        author=author,
+        drug_version=drug.version,
+        drug_created_at=drug.created_at,
+        drug_updated_at=drug.updated_at,
+    )
+    session.add(revision)
+    session.flush()
+    return revision
+
+
+def live_revision_id(session: Session, drug_id: int) -> int | None:
+    return session.scalar(sa.select(PublishedDrug.revision_id).where(PublishedDrug.drug_id == drug_id))
+
+
+def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> PublishedDrug:
+    """Point the public view of `drug` at `revision` (one transaction: readers see old or new, never half)."""
+    document = revision.document["drug"]
+    published = session.get(PublishedDrug, drug.id)
+    if published is None:
+        published = PublishedDrug(drug_id=drug.id)
+        session.add(published)
+    name: str = document["name"]
+    published.revision_id = revision.id
+    published.slug = document["slug"]
+    published.name = name
+    published.name_key = name.casefold()
+    published.letter = _letter(name)
+    published.drug_class_key = (document.get("drug_class") or "").casefold() or None
+    published.last_reviewed = drug.last_reviewed
+    published.updated_at = revision.drug_updated_at
+    published.published_at = utcnow()
+    session.flush()
+    session.execute(sa.delete(PublishedDrugCode).where(PublishedDrugCode.drug_id == drug.id))
+    session.execute(sa.delete(PublishedDrugCondition).where(PublishedDrugCondition.drug_id == drug.id))
+    session.add_all(
+        PublishedDrugCode(drug_id=drug.id, system=system, code=code) for system, code in document["codes"].items()
+    )
+    session.add_all(
+        PublishedDrugCondition(drug_id=drug.id, condition_slug=ind["condition"], status=ind["status"])
+        for ind in document["indications"]
+    )
+    bump_generation(session)
+    session.flush()
+    return published
+
+
+def unpublish(session: Session, drug: Drug) -> None:
+    """Remove the drug from every public view."""
+    session.execute(sa.delete(PublishedDrug).where(PublishedDrug.drug_id == drug.id))
+    bump_generation(session)
+
+
+def _letter(name: str) -> str:
+    first = name.strip()[:1].casefold()
+    return first if first.isalpha() and first.isascii() else "#"
