@@ -1,0 +1,98 @@
+"""The `druginfo` command: serve, migrate, seed (and the admin tools as they arrive)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import sqlalchemy as sa
+import typer
+from alembic import command
+from alembic.config import Config
+
+from app.core.config import Settings, get_settings
+from app.core.db import Database, session_scope
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_SEED = PROJECT_ROOT / "seed_data" / "bundle.json"
+
+cli = typer.Typer(help="druginfo: a patient-information content service.", no_args_is_help=True, add_completion=False)
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(PROJECT_ROOT / "alembic.ini"))
+    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config.attributes["database_url"] = database_url
+    return config
+
+
+def migrate_database(settings: Settings, revision: str = "head") -> None:
+    Database(settings).dispose()  # creates the SQLite file's folder
+    command.upgrade(alembic_config(settings.database_url), revision)
+
+
+def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> str:
+    """Import the seed bundle through the import path; returns a one-line report."""
+    from app.bundle.service import import_bundle, parse_bundle
+    from app.drugs.models import Drug
+
+    bundle = parse_bundle(json.loads(path.read_text(encoding="utf-8")))
+    db = Database(settings)
+    try:
+        for session in session_scope(db.write_sessions):
+            if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Drug)):
+                return "database already has content; seed skipped"
+            report = import_bundle(session, bundle, author="seed", message=f"Seeded from {path.name}")
+    finally:
+        db.dispose()
+    if not report.changed:
+        return "seed: nothing to change"
+    parts = [f"{verb} {kind}: {', '.join(slugs)}" for verb, by_kind in (("created", report.created), ("updated", report.updated))
+             for kind, slugs in by_kind.items() if slugs]
+    if report.published:
+        parts.append(f"published: {', '.join(report.published)}")
+    return "seed: " + "; ".join(parts)
+
+
+@cli.command()
+def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply the Alembic migrations (the only way the schema is made)."""
+    settings = get_settings()
+    migrate_database(settings, revision)
+    typer.echo(f"migrated to {revision}")
+
+
+@cli.command()
+def seed(
+    file: Annotated[Path, typer.Option(help="Bundle to import.", exists=True, dir_okay=False)] = DEFAULT_SEED,
+    if_empty: Annotated[bool, typer.Option("--if-empty", help="Only seed a database with no drugs.")] = False,
+) -> None:
+    """Import the curated seed bundle (idempotent: a second run changes nothing)."""
+    typer.echo(seed_database(get_settings(), file, if_empty=if_empty))
+
+
+@cli.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default from settings).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
+) -> None:
+    """Serve the API with uvicorn (uvloop and httptools)."""
+    import uvicorn
+
+    settings = get_settings()
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers or settings.workers,
+        log_level=settings.log_level,
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+def main() -> None:
+    cli()

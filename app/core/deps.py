@@ -1,0 +1,40 @@
+"""Request dependencies shared by every router (`Annotated` aliases)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import sqlalchemy as sa
+from fastapi import Depends, Request
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.db import Database, session_scope
+
+
+def get_settings_dep(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_db(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+def get_read_connection(request: Request) -> Iterator[sa.Connection]:
+    """A plain read connection for public queries (no ORM on the hot path)."""
+    with get_db(request).engine.connect() as conn:
+        yield conn
+
+
+def get_write_session(request: Request) -> Iterator[Session]:
+    """The unit of work of one write request: commits once when the handler returns, else rolls back."""
+    yield from session_scope(get_db(request).write_sessions)
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+DatabaseDep = Annotated[Database, Depends(get_db)]
+ReadConn = Annotated[sa.Connection, Depends(get_read_connection)]
+WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]

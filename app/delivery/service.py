@@ -1,0 +1,213 @@
+"""Queries over the public projection (published drugs only). No draft table is read here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import sqlalchemy as sa
+
+from app.conditions.models import Condition
+from app.core.errors import InvalidParameters, ProblemField
+from app.core.pagination import bad_cursor, decode_cursor, encode_cursor
+from app.publishing.models import PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.resources.models import SupportResource
+
+DrugSort = Literal["name", "-name", "updated_at", "-updated_at", "last_reviewed", "-last_reviewed"]
+_NO_DATE = dt.date(1, 1, 1)
+
+
+@dataclass(frozen=True, slots=True)
+class DrugFilters:
+    condition: str | None = None
+    drug_class: str | None = None
+    code: str | None = None
+    letter: str | None = None
+
+
+def parse_code(code: str) -> tuple[str, str]:
+    """`atc|L04AX06` → (`atc`, `L04AX06`); the system is matched case-insensitively."""
+    system, sep, value = code.partition("|")
+    if not sep or not system.strip() or not value.strip():
+        raise InvalidParameters(
+            "`code` takes the form `system|value`, e.g. `atc|L04AX06`.",
+            errors=[ProblemField(pointer="#/query/code", detail="expected system|value", code="invalid_code")],
+        )
+    return system.strip().lower(), value.strip()
+
+
+def _sort_column(sort: str) -> sa.ColumnElement[Any]:
+    field = sort.lstrip("-")
+    if field == "name":
+        return PublishedDrug.name_key
+    if field == "updated_at":
+        return PublishedDrug.updated_at
+    return sa.func.coalesce(PublishedDrug.last_reviewed, sa.literal(_NO_DATE, sa.Date))
+
+
+def _sort_value(sort: str, row: Any) -> str:
+    field = sort.lstrip("-")
+    if field == "name":
+        return str(row.name_key)
+    if field == "updated_at":
+        return str(row.updated_at.astimezone(dt.UTC).isoformat())
+    return (row.last_reviewed or _NO_DATE).isoformat()
+
+
+def _parse_sort_value(sort: str, raw: Any) -> Any:
+    field = sort.lstrip("-")
+    if not isinstance(raw, str):
+        raise bad_cursor()
+    try:
+        if field == "updated_at":
+            return dt.datetime.fromisoformat(raw)
+        if field == "last_reviewed":
+            return dt.date.fromisoformat(raw)
+    except ValueError as exc:
+        raise bad_cursor() from exc
+    return raw
+
+
+def _filtered(filters: DrugFilters) -> sa.Select[Any]:
+    query = sa.select(
+        PublishedDrug.drug_id,
+        PublishedDrug.revision_id,
+        PublishedDrug.published_at,
+        PublishedDrug.last_reviewed,
+        PublishedDrug.name_key,
+        PublishedDrug.updated_at,
+    )
+    if filters.condition:
+        query = query.where(
+            sa.exists().where(
+                PublishedDrugCondition.drug_id == PublishedDrug.drug_id,
+                PublishedDrugCondition.condition_slug == filters.condition,
+            )
+        )
+    if filters.drug_class:
+        query = query.where(PublishedDrug.drug_class_key == filters.drug_class.strip().casefold())
+    if filters.code:
+        system, value = parse_code(filters.code)
+        query = query.where(
+            sa.exists().where(
+                PublishedDrugCode.drug_id == PublishedDrug.drug_id,
+                PublishedDrugCode.system == system,
+                PublishedDrugCode.code == value,
+            )
+        )
+    if filters.letter:
+        query = query.where(PublishedDrug.letter == filters.letter.casefold())
+    return query
+
+
+def list_drugs(
+    conn: sa.Connection, filters: DrugFilters, *, sort: str, limit: int, cursor: str | None
+) -> tuple[list[Any], int, str | None]:
+    """One page of published drugs (rows with revision ids), the total, and the next cursor."""
+    query = _filtered(filters)
+    total = conn.execute(sa.select(sa.func.count()).select_from(query.subquery())).scalar_one()
+    column = _sort_column(sort)
+    descending = sort.startswith("-")
+    if cursor:
+        payload = decode_cursor(cursor, kind="drugs")
+        if payload.get("s") != sort or not isinstance(payload.get("id"), int):
+            raise bad_cursor()
+        value = _parse_sort_value(sort, payload.get("v"))
+        after = column < value if descending else column > value
+        query = query.where(sa.or_(after, sa.and_(column == value, PublishedDrug.drug_id > payload["id"])))
+    query = query.order_by(column.desc() if descending else column.asc(), PublishedDrug.drug_id.asc())
+    rows = list(conn.execute(query.limit(limit + 1)))
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        last = rows[-1]
+        next_cursor = encode_cursor({"k": "drugs", "s": sort, "v": _sort_value(sort, last), "id": last.drug_id})
+    return rows, total, next_cursor
+
+
+def published_rows(conn: sa.Connection, *, slug: str | None = None) -> list[Any]:
+    """Every published drug (or one), in name order, with what the store needs to render it."""
+    query = sa.select(
+        PublishedDrug.drug_id, PublishedDrug.slug, PublishedDrug.revision_id, PublishedDrug.published_at
+    ).order_by(PublishedDrug.name_key, PublishedDrug.drug_id)
+    if slug is not None:
+        query = query.where(PublishedDrug.slug == slug)
+    return list(conn.execute(query))
+
+
+def offset_page(items: list[Any], *, kind: str, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    """Slice a fully ordered list by an opaque offset cursor."""
+    offset = 0
+    if cursor:
+        payload = decode_cursor(cursor, kind=kind)
+        offset = payload.get("o", -1)
+        if not isinstance(offset, int) or offset < 0 or offset > len(items):
+            raise bad_cursor()
+    page = items[offset : offset + limit]
+    end = offset + len(page)
+    return page, (encode_cursor({"k": kind, "o": end}) if end < len(items) else None)
+
+
+def list_conditions(conn: sa.Connection) -> list[dict[str, Any]]:
+    """Every condition with how many published drugs are approved / investigational for it."""
+    counts: dict[tuple[str, str], int] = {
+        (row.condition_slug, row.status): row.n
+        for row in conn.execute(
+            sa.select(
+                PublishedDrugCondition.condition_slug, PublishedDrugCondition.status, sa.func.count().label("n")
+            ).group_by(PublishedDrugCondition.condition_slug, PublishedDrugCondition.status)
+        )
+    }
+    rows = conn.execute(
+        sa.select(Condition.slug, Condition.name, Condition.description).order_by(Condition.name, Condition.slug)
+    )
+    return [
+        {
+            "slug": row.slug,
+            "name": row.name,
+            "description": row.description,
+            "approved_drugs": counts.get((row.slug, "approved"), 0),
+            "investigational_drugs": counts.get((row.slug, "investigational"), 0),
+        }
+        for row in rows
+    ]
+
+
+def find_condition(conn: sa.Connection, slug: str) -> Any | None:
+    return conn.execute(
+        sa.select(Condition.slug, Condition.name, Condition.description).where(Condition.slug == slug)
+    ).one_or_none()
+
+
+def condition_drug_rows(conn: sa.Connection, slug: str) -> list[Any]:
+    return list(
+        conn.execute(
+            sa.select(
+                PublishedDrug.slug, PublishedDrug.revision_id, PublishedDrug.published_at, PublishedDrugCondition.status
+            )
+            .join(PublishedDrugCondition, PublishedDrugCondition.drug_id == PublishedDrug.drug_id)
+            .where(PublishedDrugCondition.condition_slug == slug)
+            .order_by(PublishedDrug.name_key, PublishedDrug.drug_id)
+        )
+    )
+
+
+def list_resources(conn: sa.Connection, *, category: str | None) -> list[dict[str, Any]]:
+    query = sa.select(
+        SupportResource.slug,
+        SupportResource.category,
+        SupportResource.title,
+        SupportResource.description,
+        SupportResource.url,
+        SupportResource.phone,
+        SupportResource.email,
+        SupportResource.is_global,
+    ).order_by(SupportResource.title, SupportResource.slug)
+    if category:
+        query = query.where(SupportResource.category == category)
+    return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def global_resources(conn: sa.Connection) -> list[dict[str, Any]]:
+    return [r for r in list_resources(conn, category=None) if r["is_global"]]

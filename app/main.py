@@ -1,0 +1,118 @@
+"""The application factory: routers, error handlers and middleware; nothing happens at import time."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import fastapi_offline
+import sqlalchemy as sa
+from fastapi import Depends, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, Response
+
+from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
+from app.core.config import Settings, get_settings
+from app.core.db import Database
+from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
+from app.core.params import reject_unknown_query_params
+from app.delivery.router import router as delivery_router
+from app.delivery.store import PublishedStore
+
+DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
+
+DESCRIPTION = """\
+Patient-information content about drugs: long-form sections, FAQs, side effects with management
+advice, conditions treated, combination therapies, patient stories and support resources.
+
+The delivery API (`/api/v1`) serves published content only. Every error is an RFC 9457
+`application/problem+json` document.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build one app instance around its own settings and database engines."""
+    settings = settings or get_settings()
+    db = Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        db.dispose()
+
+    app = FastAPI(
+        title="druginfo",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=None,
+        redoc_url=None,
+        lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query_params)],
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.store = PublishedStore(db)
+
+    install_error_handlers(app)
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_allow_origins,
+        allow_methods=["GET", "HEAD", "OPTIONS"],
+        allow_headers=["Accept", "Accept-Language", "If-None-Match", "If-Modified-Since"],
+        expose_headers=["ETag", "Last-Modified", "Link", "Content-Language"],
+    )
+    app.include_router(delivery_router)
+    _install_docs(app)
+    _install_health(app)
+    return app
+
+
+def _install_docs(app: FastAPI) -> None:
+    """API docs with their assets served by the app itself (clinic intranets are often offline)."""
+    app.mount("/docs-assets", StaticFiles(directory=DOCS_ASSETS), name="docs-assets")
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url="/openapi.json",
+            title="druginfo API",
+            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+            swagger_css_url="/docs-assets/swagger-ui.css",
+            swagger_favicon_url="/docs-assets/favicon.png",
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(
+            openapi_url="/openapi.json",
+            title="druginfo API",
+            redoc_js_url="/docs-assets/redoc.standalone.js",
+            redoc_favicon_url="/docs-assets/favicon.png",
+            with_google_fonts=False,
+        )
+
+
+def _install_health(app: FastAPI) -> None:
+    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="The database is reachable",
+        responses=problem_responses(503),
+    )
+    def readyz() -> Response:
+        db: Database = app.state.db
+        try:
+            with db.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise ServiceUnavailable("The database is not reachable.", headers={"Retry-After": "5"}) from exc
+        return Response(b'{"status":"ready"}', media_type="application/json")
