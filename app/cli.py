@@ -17,7 +17,9 @@ from app.core.db import Database, session_scope
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEED = PROJECT_ROOT / "seed_data" / "bundle.json"
 
-cli = typer.Typer(help="druginfo: a patient-information content service.", no_args_is_help=True, add_completion=False)
+cli = typer.Typer(
+    help="druginfo: a patient-information content service.", no_args_is_help=True, add_completion=False
+)
 
 
 def alembic_config(database_url: str) -> Config:
@@ -48,8 +50,12 @@ def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> 
         db.dispose()
     if not report.changed:
         return "seed: nothing to change"
-    parts = [f"{verb} {kind}: {', '.join(slugs)}" for verb, by_kind in (("created", report.created), ("updated", report.updated))
-             for kind, slugs in by_kind.items() if slugs]
+    parts = [
+        f"{verb} {kind}: {', '.join(slugs)}"
+        for verb, by_kind in (("created", report.created), ("updated", report.updated))
+        for kind, slugs in by_kind.items()
+        if slugs
+    ]
     if report.published:
         parts.append(f"published: {', '.join(report.published)}")
     return "seed: " + "; ".join(parts)

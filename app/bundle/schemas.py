@@ -30,8 +30,6 @@ Urgency = Literal["self-care", "contact-care-team", "emergency"]
 IndicationStatus = Literal["approved", "investigational"]
 ResourceCategory = Literal["support-group", "financial-assistance", "educational", "nutrition", "other"]
 
-BUNDLE_FORMAT = "druginfo-bundle"
-BUNDLE_VERSION = 1
 
 
 class SourceIn(WriteModel):
@@ -158,7 +156,7 @@ class DrugIn(WriteModel):
     drug_class: Name | None = None
     summary: ShortText | None = None
     codes: dict[CodeSystem, CodeValue] = Field(
-        default_factory=dict, max_length=20, description="Code system → code, e.g. `{\"atc\": \"L04AX06\"}`."
+        default_factory=dict, max_length=20, description='Code system → code, e.g. `{"atc": "L04AX06"}`.'
     )
     status: DrugStatus = "draft"
     review: ReviewIn = Field(default_factory=ReviewIn)
@@ -205,8 +203,8 @@ def _require_unique(field: str, values: list[str]) -> None:
 class Bundle(WriteModel):
     """Everything needed to (re)build the content: conditions, support resources and drugs."""
 
-    format: Literal["druginfo-bundle"] = BUNDLE_FORMAT
-    version: Literal[1] = BUNDLE_VERSION
+    format: Literal["druginfo-bundle"] = "druginfo-bundle"
+    version: Literal[1] = 1
     conditions: list[ConditionIn] = Field(default_factory=list, max_length=10_000)
     support_resources: list[SupportResourceIn] = Field(default_factory=list, max_length=10_000)
     drugs: list[DrugIn] = Field(default_factory=list, max_length=20_000)

@@ -31,8 +31,12 @@ class ImportReport:
     """What an import did (or, for a dry run, would do), by kind and slug."""
 
     dry_run: bool = False
-    created: dict[str, list[str]] = field(default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []})
-    updated: dict[str, list[str]] = field(default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []})
+    created: dict[str, list[str]] = field(
+        default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []}
+    )
+    updated: dict[str, list[str]] = field(
+        default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []}
+    )
     unchanged: dict[str, list[str]] = field(
         default_factory=lambda: {"conditions": [], "support_resources": [], "drugs": []}
     )
@@ -41,7 +45,11 @@ class ImportReport:
 
     @property
     def changed(self) -> bool:
-        return any(self.created.values()) or any(self.updated.values()) or bool(self.published or self.unpublished)
+        return (
+            any(self.created.values())
+            or any(self.updated.values())
+            or bool(self.published or self.unpublished)
+        )
 
 
 def parse_bundle(data: Any) -> Bundle:
@@ -50,7 +58,11 @@ def parse_bundle(data: Any) -> Bundle:
         return Bundle.model_validate(data)
     except ValidationError as exc:
         fields = [
-            ProblemField(pointer=f.pointer if f.pointer.startswith("/") else "/" + f.pointer.lstrip("#/"), detail=f.detail, code=f.code)
+            ProblemField(
+                pointer=f.pointer if f.pointer.startswith("/") else "/" + f.pointer.lstrip("#/"),
+                detail=f.detail,
+                code=f.code,
+            )
             for f in validation_problem_fields([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
         ]
         raise BundleInvalid(f"{len(fields)} problem(s) in the bundle.", errors=fields) from exc
@@ -63,16 +75,22 @@ def _check_references(session: Session, bundle: Bundle) -> None:
     drug_slugs = {d.slug for d in bundle.drugs}
     wanted_conditions = {i.condition for d in bundle.drugs for i in d.indications} - condition_slugs
     wanted_resources = {s for d in bundle.drugs for s in d.support_resources} - resource_slugs
-    wanted_drugs = {k.drug for d in bundle.drugs for c in d.combinations for k in c.components if k.drug} - drug_slugs
+    wanted_drugs = {
+        k.drug for d in bundle.drugs for c in d.combinations for k in c.components if k.drug
+    } - drug_slugs
     if wanted_conditions:
-        condition_slugs |= set(session.scalars(sa.select(Condition.slug).where(Condition.slug.in_(wanted_conditions))))
+        condition_slugs |= set(
+            session.scalars(sa.select(Condition.slug).where(Condition.slug.in_(wanted_conditions)))
+        )
     if wanted_resources:
         resource_slugs |= set(
             session.scalars(sa.select(SupportResource.slug).where(SupportResource.slug.in_(wanted_resources)))
         )
     if wanted_drugs:
         drug_slugs |= set(
-            session.scalars(sa.select(Drug.slug).where(Drug.slug.in_(wanted_drugs), Drug.deleted_at.is_(None)))
+            session.scalars(
+                sa.select(Drug.slug).where(Drug.slug.in_(wanted_drugs), Drug.deleted_at.is_(None))
+            )
         )
     for d_index, drug in enumerate(bundle.drugs):
         base = f"/drugs/{d_index}"
@@ -123,7 +141,9 @@ def _upsert_condition(session: Session, data: ConditionIn, report: ImportReport)
 
 
 def _upsert_resource(session: Session, data: SupportResourceIn, report: ImportReport) -> SupportResource:
-    resource = session.scalars(sa.select(SupportResource).where(SupportResource.slug == data.slug)).one_or_none()
+    resource = session.scalars(
+        sa.select(SupportResource).where(SupportResource.slug == data.slug)
+    ).one_or_none()
     values = data.model_dump()
     if resource is None:
         resource = SupportResource(**values)
@@ -139,7 +159,12 @@ def _upsert_resource(session: Session, data: SupportResourceIn, report: ImportRe
 
 
 def import_bundle(
-    session: Session, bundle: Bundle, *, author: str | None, message: str = "Imported from a bundle", dry_run: bool = False
+    session: Session,
+    bundle: Bundle,
+    *,
+    author: str | None,
+    message: str = "Imported from a bundle",
+    dry_run: bool = False,
 ) -> ImportReport:
     """Apply a validated bundle: upsert by slug, record revisions for changed drugs, (un)publish by status.
 
@@ -194,22 +219,33 @@ def _load_references(
     resources: dict[str, SupportResource],
     drugs: dict[str, Drug],
 ) -> dict[str, Any]:
-    """Conditions, resources and component drugs the bundle's drugs refer to, from the bundle or the database."""
+    """What the bundle's drugs refer to (conditions, resources, component drugs), from bundle or database."""
     condition_slugs = {i.condition for d in bundle.drugs for i in d.indications} - conditions.keys()
     resource_slugs = {s for d in bundle.drugs for s in d.support_resources} - resources.keys()
-    drug_slugs = {k.drug for d in bundle.drugs for c in d.combinations for k in c.components if k.drug} - drugs.keys()
+    drug_slugs = {
+        k.drug for d in bundle.drugs for c in d.combinations for k in c.components if k.drug
+    } - drugs.keys()
     all_conditions = dict(conditions)
-    all_conditions.update({c.slug: c for c in session.scalars(sa.select(Condition).where(Condition.slug.in_(condition_slugs)))})
+    all_conditions.update(
+        {c.slug: c for c in session.scalars(sa.select(Condition).where(Condition.slug.in_(condition_slugs)))}
+    )
     all_resources = dict(resources)
     all_resources.update(
-        {r.slug: r for r in session.scalars(sa.select(SupportResource).where(SupportResource.slug.in_(resource_slugs)))}
+        {
+            r.slug: r
+            for r in session.scalars(
+                sa.select(SupportResource).where(SupportResource.slug.in_(resource_slugs))
+            )
+        }
     )
     all_drugs = dict(drugs)
     all_drugs.update({d.slug: d for d in session.scalars(sa.select(Drug).where(Drug.slug.in_(drug_slugs)))})
     return {"conditions": all_conditions, "resources": all_resources, "drugs_by_slug": all_drugs}
 
 
-def _record_and_publish(session: Session, drug: Drug, *, author: str | None, message: str, report: ImportReport) -> None:
+def _record_and_publish(
+    session: Session, drug: Drug, *, author: str | None, message: str, report: ImportReport
+) -> None:
     """A revision when the complete document changed; the public view follows the drug's status."""
     session.flush()
     latest = publishing.latest_revision(session, drug.id)

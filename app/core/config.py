@@ -1,4 +1,4 @@
-"""Settings: every knob has a default and help text; env prefix DRUGINFO_ (plus the plain DATABASE_URL/PORT)."""
+"""Settings: every knob has a default and help text; prefix DRUGINFO_ (and plain DATABASE_URL, PORT)."""
 
 from __future__ import annotations
 

@@ -117,7 +117,9 @@ def _pointer(location: Sequence[int | str]) -> str:
 
 def validation_problem_fields(errors: Sequence[Any]) -> list[ProblemField]:
     return [
-        ProblemField(pointer=_pointer(err.get("loc", ())), detail=str(err.get("msg", "")), code=err.get("type"))
+        ProblemField(
+            pointer=_pointer(err.get("loc", ())), detail=str(err.get("msg", "")), code=err.get("type")
+        )
         for err in errors
     ]
 
@@ -191,8 +193,14 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
             "model": Problem,
             "description": _STATUS_TITLES.get(status, ("", "Problem"))[1]
             if status in _STATUS_TITLES
-            else {409: "Conflict", 412: "Precondition failed", 422: "Invalid input", 428: "Precondition required",
-                  429: "Too many requests", 503: "Service unavailable"}.get(status, "Problem"),
+            else {
+                409: "Conflict",
+                412: "Precondition failed",
+                422: "Invalid input",
+                428: "Precondition required",
+                429: "Too many requests",
+                503: "Service unavailable",
+            }.get(status, "Problem"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
         for status in statuses

@@ -32,5 +32,8 @@ def reject_unknown_query_params(request: Request) -> None:
         raise UnknownParameters(
             f"Unknown query parameter(s): {', '.join(unknown)}."
             + (f" Allowed: {', '.join(sorted(allowed))}." if allowed else " This endpoint takes none."),
-            errors=[ProblemField(pointer=f"#/query/{name}", detail="unknown parameter", code="unknown") for name in unknown],
+            errors=[
+                ProblemField(pointer=f"#/query/{name}", detail="unknown parameter", code="unknown")
+                for name in unknown
+            ],
         )

@@ -20,12 +20,17 @@ def _no_control_chars(value: str) -> str:
 Slug = Annotated[
     str,
     StringConstraints(min_length=1, max_length=100, pattern=SLUG_PATTERN),
-    Field(description="Lower-case, URL-safe identifier (`a-z`, `0-9`, single hyphens).", examples=["pomalidomide"]),
+    Field(
+        description="Lower-case, URL-safe identifier (`a-z`, `0-9`, single hyphens).",
+        examples=["pomalidomide"],
+    ),
 ]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200), AfterValidator(_no_control_chars)]
 Title = Annotated[str, StringConstraints(min_length=1, max_length=300), AfterValidator(_no_control_chars)]
 Question = Annotated[str, StringConstraints(min_length=1, max_length=500), AfterValidator(_no_control_chars)]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_control_chars)]
+ShortText = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(_no_control_chars)
+]
 Markdown = Annotated[
     str,
     StringConstraints(min_length=1, max_length=50_000),

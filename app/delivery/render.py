@@ -83,7 +83,13 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
         "disclaimer_html": _html(drug["disclaimer"]),
         "sources": drug["sources"],
         "sections": [
-            {"id": i, "key": s["key"], "title": s["title"], "body": s["body"], "body_html": render_markdown(s["body"])}
+            {
+                "id": i,
+                "key": s["key"],
+                "title": s["title"],
+                "body": s["body"],
+                "body_html": render_markdown(s["body"]),
+            }
             for i, s in zip(ids["sections"], drug["sections"], strict=True)
         ],
         "faqs": [

@@ -21,10 +21,22 @@ from app.delivery.store import PublishedStore, dumps, select_parts, strong_etag
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
-SUMMARY_FIELDS = ("slug", "name", "brand_names", "drug_class", "summary", "codes", "updated_at", "last_reviewed", "links")
+SUMMARY_FIELDS = (
+    "slug",
+    "name",
+    "brand_names",
+    "drug_class",
+    "summary",
+    "codes",
+    "updated_at",
+    "last_reviewed",
+    "links",
+)
 
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The drug's slug.")]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")]
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
+]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
 
 
@@ -55,7 +67,10 @@ def _parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozens
     if unknown:
         raise InvalidParameters(
             f"Unknown {name}: {', '.join(unknown)}. Choose from: {', '.join(allowed)}.",
-            errors=[ProblemField(pointer=f"#/query/{name}", detail=f"unknown value {u!r}", code="unknown_value") for u in unknown],
+            errors=[
+                ProblemField(pointer=f"#/query/{name}", detail=f"unknown value {u!r}", code="unknown_value")
+                for u in unknown
+            ],
         )
     return frozenset(values)
 
@@ -66,7 +81,9 @@ def _page_response(
     body = dumps(payload)
     cursor = payload.get("next_cursor")
     extra = {"Link": next_link(request.url, cursor)} if cursor else None
-    return public_json(request, settings, body, strong_etag(body), None, content_language=locale, extra_headers=extra)
+    return public_json(
+        request, settings, body, strong_etag(body), None, content_language=locale, extra_headers=extra
+    )
 
 
 @router.get(
@@ -81,15 +98,25 @@ def list_drugs(
     store: Store,
     settings: SettingsDep,
     locale: Locale,
-    condition: Annotated[str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Condition slug.")] = None,
-    drug_class: Annotated[str | None, Query(max_length=200, description="Drug class (case-insensitive).")] = None,
-    code: Annotated[str | None, Query(max_length=160, description="`system|value`, e.g. `atc|L04AX06`.")] = None,
-    letter: Annotated[str | None, Query(pattern=r"^([A-Za-z]|#)$", description="A–Z browse: first letter.")] = None,
+    condition: Annotated[
+        str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Condition slug.")
+    ] = None,
+    drug_class: Annotated[
+        str | None, Query(max_length=200, description="Drug class (case-insensitive).")
+    ] = None,
+    code: Annotated[
+        str | None, Query(max_length=160, description="`system|value`, e.g. `atc|L04AX06`.")
+    ] = None,
+    letter: Annotated[
+        str | None, Query(pattern=r"^([A-Za-z]|#)$", description="A–Z browse: first letter.")
+    ] = None,
     sort: Annotated[
         Literal["name", "-name", "updated_at", "-updated_at", "last_reviewed", "-last_reviewed"],
         Query(description="Order; `-` for descending."),
     ] = "name",
-    fields: Annotated[str | None, Query(max_length=300, description="Comma-separated summary fields to return.")] = None,
+    fields: Annotated[
+        str | None, Query(max_length=300, description="Comma-separated summary fields to return.")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
@@ -125,7 +152,9 @@ def _serve_shape(
     rendered = store.find_rendered(slug, locale, key, shape)
     if rendered is None:
         raise DrugNotPublished(f"No published drug with slug {slug!r}.")
-    return public_json(request, settings, rendered.body, rendered.etag, rendered.last_modified, content_language=locale)
+    return public_json(
+        request, settings, rendered.body, rendered.etag, rendered.last_modified, content_language=locale
+    )
 
 
 @router.get(
@@ -142,7 +171,9 @@ def get_drug(
     locale: Locale,
     include: Annotated[
         str | None,
-        Query(max_length=300, description=f"Comma-separated parts to embed (default all): {', '.join(PARTS)}."),
+        Query(
+            max_length=300, description=f"Comma-separated parts to embed (default all): {', '.join(PARTS)}."
+        ),
     ] = None,
 ) -> Response:
     """Every part embedded and ordered; `include=` chooses parts."""
@@ -169,7 +200,9 @@ def _part_endpoint(path: str, part: str, model: type, summary: str) -> None:
         responses=problem_responses(400, 404, 422),
         name=f"get_drug_{part}",
     )
-    def endpoint(request: Request, slug: SlugPath, store: Store, settings: SettingsDep, locale: Locale) -> Response:
+    def endpoint(
+        request: Request, slug: SlugPath, store: Store, settings: SettingsDep, locale: Locale
+    ) -> Response:
         return _serve_shape(request, settings, store, slug, locale, part, lambda d: _envelope(d, d[part]))
 
     endpoint.__doc__ = f"{summary} (with the drug's disclaimer and review metadata)."
@@ -178,7 +211,9 @@ def _part_endpoint(path: str, part: str, model: type, summary: str) -> None:
 _part_endpoint("sections", "sections", schemas.SectionList, "Sections of a drug, in order")
 _part_endpoint("faqs", "faqs", schemas.FaqList, "FAQs of a drug, in order")
 _part_endpoint("monitoring", "monitoring", schemas.MonitoringList, "What is monitored during treatment")
-_part_endpoint("combinations", "combinations", schemas.CombinationList, "Combination therapies including the drug")
+_part_endpoint(
+    "combinations", "combinations", schemas.CombinationList, "Combination therapies including the drug"
+)
 _part_endpoint("stories", "stories", schemas.StoryList, "Patient stories")
 
 
@@ -219,7 +254,9 @@ def get_drug_side_effects(
     store: Store,
     settings: SettingsDep,
     locale: Locale,
-    seriousness: Annotated[Literal["common", "serious"] | None, Query(description="Only this seriousness.")] = None,
+    seriousness: Annotated[
+        Literal["common", "serious"] | None, Query(description="Only this seriousness.")
+    ] = None,
 ) -> Response:
     """Side effects as the source states them; filter with `seriousness=`."""
 
@@ -241,7 +278,9 @@ def get_drug_indications(
     store: Store,
     settings: SettingsDep,
     locale: Locale,
-    status: Annotated[Literal["approved", "investigational"] | None, Query(description="Only this status.")] = None,
+    status: Annotated[
+        Literal["approved", "investigational"] | None, Query(description="Only this status.")
+    ] = None,
 ) -> Response:
     """Indications, filtered with `status=`."""
 
@@ -267,7 +306,9 @@ def get_drug_support_resources(
         render_resource(r) for r in delivery.global_resources(conn) if r["slug"] not in linked
     ]
     body = dumps(_envelope(document, items))
-    return public_json(request, settings, body, strong_etag(body), document["published_at"], content_language=locale)
+    return public_json(
+        request, settings, body, strong_etag(body), document["published_at"], content_language=locale
+    )
 
 
 @router.get(
@@ -277,16 +318,26 @@ def get_drug_support_resources(
     responses=problem_responses(400, 422),
 )
 def list_conditions(
-    request: Request, conn: ReadConn, settings: SettingsDep, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    request: Request,
+    conn: ReadConn,
+    settings: SettingsDep,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
 ) -> Response:
     """Conditions by name, with counts of approved and investigational published drugs."""
     conditions = delivery.list_conditions(conn)
     page, next_cursor = delivery.offset_page(conditions, kind="conditions", limit=limit, cursor=cursor)
     items = [
-        {**c, "description_html": _markdown(c["description"]), "links": {"self": f"{API}/conditions/{c['slug']}"}}
+        {
+            **c,
+            "description_html": _markdown(c["description"]),
+            "links": {"self": f"{API}/conditions/{c['slug']}"},
+        }
         for c in page
     ]
-    return _page_response(request, settings, {"items": items, "next_cursor": next_cursor, "total": len(conditions)})
+    return _page_response(
+        request, settings, {"items": items, "next_cursor": next_cursor, "total": len(conditions)}
+    )
 
 
 @router.get(
@@ -343,7 +394,9 @@ def list_faqs(
     store: Store,
     settings: SettingsDep,
     locale: Locale,
-    drug: Annotated[str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only this drug's FAQs.")] = None,
+    drug: Annotated[
+        str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only this drug's FAQs.")
+    ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
@@ -359,7 +412,9 @@ def list_faqs(
         for faq in document["faqs"]
     ]
     page, next_cursor = delivery.offset_page(faqs, kind="faqs", limit=limit, cursor=cursor)
-    return _page_response(request, settings, {"items": page, "next_cursor": next_cursor, "total": len(faqs)}, locale=locale)
+    return _page_response(
+        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(faqs)}, locale=locale
+    )
 
 
 @router.get(
@@ -379,7 +434,8 @@ def list_support_resources(
         Query(description="Only this category."),
     ] = None,
     drug: Annotated[
-        str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Resources for this drug (and global ones).")
+        str | None,
+        Query(pattern=SLUG_PATTERN, max_length=100, description="Resources for this drug (and global ones)."),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -395,5 +451,6 @@ def list_support_resources(
         ]
         resources = [r for r in resources if category in (None, r["category"])]
     page, next_cursor = delivery.offset_page(resources, kind="resources", limit=limit, cursor=cursor)
-    return _page_response(request, settings, {"items": page, "next_cursor": next_cursor, "total": len(resources)})
-
+    return _page_response(
+        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(resources)}
+    )

@@ -32,12 +32,14 @@ def parse_code(code: str) -> tuple[str, str]:
     if not sep or not system.strip() or not value.strip():
         raise InvalidParameters(
             "`code` takes the form `system|value`, e.g. `atc|L04AX06`.",
-            errors=[ProblemField(pointer="#/query/code", detail="expected system|value", code="invalid_code")],
+            errors=[
+                ProblemField(pointer="#/query/code", detail="expected system|value", code="invalid_code")
+            ],
         )
     return system.strip().lower(), value.strip()
 
 
-def _sort_column(sort: str) -> sa.ColumnElement[Any]:
+def _sort_column(sort: str) -> Any:
     field = sort.lstrip("-")
     if field == "name":
         return PublishedDrug.name_key
@@ -69,7 +71,7 @@ def _parse_sort_value(sort: str, raw: Any) -> Any:
     return raw
 
 
-def _filtered(filters: DrugFilters) -> sa.Select[Any]:
+def _filtered(filters: DrugFilters) -> Any:
     query = sa.select(
         PublishedDrug.drug_id,
         PublishedDrug.revision_id,
@@ -122,7 +124,9 @@ def list_drugs(
     if len(rows) > limit:
         rows = rows[:limit]
         last = rows[-1]
-        next_cursor = encode_cursor({"k": "drugs", "s": sort, "v": _sort_value(sort, last), "id": last.drug_id})
+        next_cursor = encode_cursor(
+            {"k": "drugs", "s": sort, "v": _sort_value(sort, last), "id": last.drug_id}
+        )
     return rows, total, next_cursor
 
 
@@ -136,7 +140,9 @@ def published_rows(conn: sa.Connection, *, slug: str | None = None) -> list[Any]
     return list(conn.execute(query))
 
 
-def offset_page(items: list[Any], *, kind: str, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+def offset_page(
+    items: list[Any], *, kind: str, limit: int, cursor: str | None
+) -> tuple[list[Any], str | None]:
     """Slice a fully ordered list by an opaque offset cursor."""
     offset = 0
     if cursor:
@@ -155,12 +161,16 @@ def list_conditions(conn: sa.Connection) -> list[dict[str, Any]]:
         (row.condition_slug, row.status): row.n
         for row in conn.execute(
             sa.select(
-                PublishedDrugCondition.condition_slug, PublishedDrugCondition.status, sa.func.count().label("n")
+                PublishedDrugCondition.condition_slug,
+                PublishedDrugCondition.status,
+                sa.func.count().label("n"),
             ).group_by(PublishedDrugCondition.condition_slug, PublishedDrugCondition.status)
         )
     }
     rows = conn.execute(
-        sa.select(Condition.slug, Condition.name, Condition.description).order_by(Condition.name, Condition.slug)
+        sa.select(Condition.slug, Condition.name, Condition.description).order_by(
+            Condition.name, Condition.slug
+        )
     )
     return [
         {
@@ -184,7 +194,10 @@ def condition_drug_rows(conn: sa.Connection, slug: str) -> list[Any]:
     return list(
         conn.execute(
             sa.select(
-                PublishedDrug.slug, PublishedDrug.revision_id, PublishedDrug.published_at, PublishedDrugCondition.status
+                PublishedDrug.slug,
+                PublishedDrug.revision_id,
+                PublishedDrug.published_at,
+                PublishedDrugCondition.status,
             )
             .join(PublishedDrugCondition, PublishedDrugCondition.drug_id == PublishedDrug.drug_id)
             .where(PublishedDrugCondition.condition_slug == slug)

@@ -127,7 +127,9 @@ class PublishedStore:
         """The full public document of a published drug, or None when nothing is published."""
         with self.db.engine.connect() as conn:
             row = conn.execute(
-                sa.select(PublishedDrug.revision_id, PublishedDrug.published_at).where(PublishedDrug.slug == slug)
+                sa.select(PublishedDrug.revision_id, PublishedDrug.published_at).where(
+                    PublishedDrug.slug == slug
+                )
             ).one_or_none()
         if row is None:
             return None

@@ -290,7 +290,9 @@ class PatientStory(_Part, Base):
     drug: Mapped[Drug] = relationship(back_populates="stories", lazy="raise")
 
     __table_args__ = (
-        sa.CheckConstraint("person_age IS NULL OR (person_age >= 0 AND person_age <= 130)", name="person_age"),
+        sa.CheckConstraint(
+            "person_age IS NULL OR (person_age >= 0 AND person_age <= 130)", name="person_age"
+        ),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
     )
     __mapper_args__ = {"version_id_col": _Part.version}

@@ -87,7 +87,7 @@ def to_drug_in(drug: Drug) -> DrugIn:
         drug_class=drug.drug_class,
         summary=drug.summary,
         codes={c.system: c.code for c in drug.codes},
-        status=drug.status,  # type: ignore[arg-type]
+        status=drug.status,
         review=ReviewIn(
             last_reviewed=drug.last_reviewed,
             next_review_due=drug.next_review_due,
@@ -96,7 +96,7 @@ def to_drug_in(drug: Drug) -> DrugIn:
         ),
         disclaimer=drug.disclaimer,
         sources=[
-            SourceIn(title=s.title, publisher=s.publisher, url=s.url, accessed=s.accessed, note=s.note)  # type: ignore[arg-type]
+            SourceIn(title=s.title, publisher=s.publisher, url=s.url, accessed=s.accessed, note=s.note)
             for s in drug.sources
         ],
         sections=[SectionIn(key=s.key, title=s.title, body=s.body) for s in drug.sections],
@@ -104,17 +104,19 @@ def to_drug_in(drug: Drug) -> DrugIn:
         side_effects=[
             SideEffectIn(
                 name=e.name,
-                seriousness=e.seriousness,  # type: ignore[arg-type]
+                seriousness=e.seriousness,
                 description=e.description,
                 management_tips=list(e.management_tips),
-                urgency=e.urgency,  # type: ignore[arg-type]
+                urgency=e.urgency,
                 when_to_contact_care_team=e.when_to_contact_care_team,
             )
             for e in drug.side_effects
         ],
-        monitoring=[MonitoringIn(name=m.name, purpose=m.purpose, frequency=m.frequency) for m in drug.monitoring],
+        monitoring=[
+            MonitoringIn(name=m.name, purpose=m.purpose, frequency=m.frequency) for m in drug.monitoring
+        ],
         indications=[
-            IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes)  # type: ignore[arg-type]
+            IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes)
             for i in drug.indications
         ],
         combinations=[
@@ -123,7 +125,8 @@ def to_drug_in(drug: Drug) -> DrugIn:
                 rationale=c.rationale,
                 notes=c.notes,
                 components=[
-                    ComponentIn(name=k.name, drug=k.drug.slug if k.drug else None, role=k.role) for k in c.components
+                    ComponentIn(name=k.name, drug=k.drug.slug if k.drug else None, role=k.role)
+                    for k in c.components
                 ],
             )
             for c in drug.combinations
@@ -160,7 +163,7 @@ def condition_in(condition: Condition) -> ConditionIn:
 def resource_in(resource: SupportResource) -> SupportResourceIn:
     return SupportResourceIn(
         slug=resource.slug,
-        category=resource.category,  # type: ignore[arg-type]
+        category=resource.category,
         title=resource.title,
         description=resource.description,
         url=resource.url,
@@ -175,7 +178,9 @@ def snapshot(drug: Drug) -> dict[str, Any]:
     return {
         "drug": to_drug_in(drug).model_dump(mode="json"),
         "conditions": [condition_in(i.condition).model_dump(mode="json") for i in drug.indications],
-        "support_resources": [resource_in(link.resource).model_dump(mode="json") for link in drug.resource_links],
+        "support_resources": [
+            resource_in(link.resource).model_dump(mode="json") for link in drug.resource_links
+        ],
         "ids": part_ids(drug),
     }
 
@@ -203,7 +208,17 @@ def replace_content(
     # Touching the row makes its version (the mapper's version_id_col) advance with any part's change.
     drug.updated_at = utcnow()
     # Replacing unique-keyed children (sections by key, etc.) needs the old rows gone first.
-    for collection in ("codes", "sources", "sections", "faqs", "side_effects", "monitoring", "indications", "combinations", "stories"):
+    for collection in (
+        "codes",
+        "sources",
+        "sections",
+        "faqs",
+        "side_effects",
+        "monitoring",
+        "indications",
+        "combinations",
+        "stories",
+    ):
         getattr(drug, collection).clear()
     drug.resource_links.clear()
     session.flush()
@@ -219,8 +234,13 @@ def replace_content(
         )
         for i, s in enumerate(data.sources)
     ]
-    drug.sections = [Section(position=i, key=s.key, title=s.title, body=s.body) for i, s in enumerate(data.sections)]
-    drug.faqs = [Faq(position=i, question=f.question, answer=f.answer, tags=list(f.tags)) for i, f in enumerate(data.faqs)]
+    drug.sections = [
+        Section(position=i, key=s.key, title=s.title, body=s.body) for i, s in enumerate(data.sections)
+    ]
+    drug.faqs = [
+        Faq(position=i, question=f.question, answer=f.answer, tags=list(f.tags))
+        for i, f in enumerate(data.faqs)
+    ]
     drug.side_effects = [
         SideEffect(
             position=i,
@@ -268,6 +288,7 @@ def replace_content(
         for i, s in enumerate(data.stories)
     ]
     drug.resource_links = [
-        DrugSupportResource(position=i, resource=resources[slug]) for i, slug in enumerate(data.support_resources)
+        DrugSupportResource(position=i, resource=resources[slug])
+        for i, slug in enumerate(data.support_resources)
     ]
     session.flush()

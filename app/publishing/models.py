@@ -50,9 +50,7 @@ class PublishedDrugCondition(Base):
     condition_slug: Mapped[str] = mapped_column(sa.String(100), primary_key=True, index=True)
     status: Mapped[str] = mapped_column(sa.String(20))
 
-    __table_args__ = (
-        sa.CheckConstraint("status IN ('approved', 'investigational')", name="status"),
-    )
+    __table_args__ = (sa.CheckConstraint("status IN ('approved', 'investigational')", name="status"),)
 
 
 class ContentState(Base):

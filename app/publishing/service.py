@@ -27,7 +27,10 @@ def current_generation(session: Session) -> int:
 
 def latest_revision(session: Session, drug_id: int) -> DrugRevision | None:
     return session.scalars(
-        sa.select(DrugRevision).where(DrugRevision.drug_id == drug_id).order_by(DrugRevision.number.desc()).limit(1)
+        sa.select(DrugRevision)
+        .where(DrugRevision.drug_id == drug_id)
+        .order_by(DrugRevision.number.desc())
+        .limit(1)
     ).first()
 
 
@@ -35,7 +38,8 @@ def record_revision(session: Session, drug: Drug, *, message: str, author: str |
     """Store the drug's complete current document as its next revision."""
     session.flush()
     number = (
-        session.scalar(sa.select(sa.func.max(DrugRevision.number)).where(DrugRevision.drug_id == drug.id)) or 0
+        session.scalar(sa.select(sa.func.max(DrugRevision.number)).where(DrugRevision.drug_id == drug.id))
+        or 0
     ) + 1
     revision = DrugRevision(
         drug_id=drug.id,
@@ -77,7 +81,8 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
     session.execute(sa.delete(PublishedDrugCode).where(PublishedDrugCode.drug_id == drug.id))
     session.execute(sa.delete(PublishedDrugCondition).where(PublishedDrugCondition.drug_id == drug.id))
     session.add_all(
-        PublishedDrugCode(drug_id=drug.id, system=system, code=code) for system, code in document["codes"].items()
+        PublishedDrugCode(drug_id=drug.id, system=system, code=code)
+        for system, code in document["codes"].items()
     )
     session.add_all(
         PublishedDrugCondition(drug_id=drug.id, condition_slug=ind["condition"], status=ind["status"])

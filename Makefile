@@ -1,0 +1,48 @@
+# druginfo — the two commands: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PORT ?= 8000
+export PORT
+
+.PHONY: run test lint format bench migrate seed clean
+
+$(STAMP): requirements-dev.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --require-hashes -r requirements-dev.lock
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e . || \
+		$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## run: create the environment, migrate, seed an empty database, serve on http://127.0.0.1:$(PORT)
+run: $(STAMP)
+	$(BIN)/druginfo migrate
+	$(BIN)/druginfo seed --if-empty
+	$(BIN)/druginfo serve
+
+## test: create the environment and run the whole suite (PostgreSQL tests skip if no server)
+test: $(STAMP)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/mypy app
+
+format: $(STAMP)
+	$(BIN)/ruff format app tests migrations bench
+	$(BIN)/ruff check --fix app tests migrations bench
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+migrate: $(STAMP)
+	$(BIN)/druginfo migrate
+
+seed: $(STAMP)
+	$(BIN)/druginfo seed
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

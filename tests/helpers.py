@@ -1,0 +1,22 @@
+"""Assertions shared by the tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+def assert_problem(response: httpx.Response, status: int, code: str | None = None) -> dict[str, Any]:
+    """The response is an RFC 9457 problem with this status (and code)."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json"), response.headers
+    body: dict[str, Any] = response.json()
+    assert body["status"] == status
+    assert isinstance(body["title"], str) and body["title"]
+    assert isinstance(body["type"], str) and body["type"]
+    assert isinstance(body["code"], str) and body["code"]
+    if code is not None:
+        assert body["code"] == code, body
+    assert "Traceback" not in response.text
+    return body
