@@ -31,7 +31,6 @@ IndicationStatus = Literal["approved", "investigational"]
 ResourceCategory = Literal["support-group", "financial-assistance", "educational", "nutrition", "other"]
 
 
-
 class SourceIn(WriteModel):
     title: Title
     publisher: Name | None = None

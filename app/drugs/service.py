@@ -116,8 +116,7 @@ def to_drug_in(drug: Drug) -> DrugIn:
             MonitoringIn(name=m.name, purpose=m.purpose, frequency=m.frequency) for m in drug.monitoring
         ],
         indications=[
-            IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes)
-            for i in drug.indications
+            IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes) for i in drug.indications
         ],
         combinations=[
             CombinationIn(
