@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Literal
 
 import fastapi_offline
 import sqlalchemy as sa
@@ -13,6 +14,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
@@ -97,8 +99,12 @@ def _install_docs(app: FastAPI) -> None:
         )
 
 
+class Health(BaseModel):
+    status: Literal["ok", "ready"]
+
+
 def _install_health(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["operations"], summary="The process is up")
+    @app.get("/healthz", tags=["operations"], summary="The process is up", response_model=Health)
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
@@ -106,6 +112,7 @@ def _install_health(app: FastAPI) -> None:
         "/readyz",
         tags=["operations"],
         summary="The database is reachable",
+        response_model=Health,
         responses=problem_responses(503),
     )
     def readyz() -> Response:

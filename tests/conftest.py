@@ -14,6 +14,7 @@ import uuid
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from app.core.config import Settings, normalize_database_url  # noqa: E402
 from app.core.db import make_null_pool_engine  # noqa: E402
 from app.main import create_app  # noqa: E402
 from app.models import Base  # noqa: E402
+from tests.factories import import_into, synthetic_drug  # noqa: E402
 
 POSTGRES_ADMIN_URL = os.environ.get("DRUGINFO_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 REQUIRE_POSTGRES = os.environ.get("DRUGINFO_REQUIRE_POSTGRES") == "1"
@@ -149,3 +151,70 @@ def seeded_client(seeded: Settings) -> Iterator[TestClient]:
     """An app on a database holding the curated seed."""
     with TestClient(create_app(seeded), raise_server_exceptions=False) as test_client:
         yield test_client
+
+
+class ReadOnlyDatabases:
+    """Databases built once per session for tests that only read (faster than one per test)."""
+
+    def __init__(self, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.request = request
+        self.tmp_path = tmp_path
+        self.clients: dict[tuple[str, str], TestClient] = {}
+
+    def client(self, engine_name: str, name: str, extra_bundles: list[dict[str, Any]]) -> TestClient:
+        key = (engine_name, name)
+        if key not in self.clients:
+            if engine_name == "sqlite":
+                url = f"sqlite:///{self.tmp_path / f'{name}.db'}"
+            else:
+                url = self.request.getfixturevalue("postgres_server").create(name)
+            settings = Settings(database_url=url)
+            migrate_database(settings)
+            seed_database(settings, DEFAULT_SEED)
+            for bundle in extra_bundles:
+                import_into(settings, bundle)
+            client = TestClient(create_app(settings), raise_server_exceptions=False)
+            client.__enter__()
+            self.clients[key] = client
+        return self.clients[key]
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def read_only_databases(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ReadOnlyDatabases]:
+    databases = ReadOnlyDatabases(request, tmp_path_factory.mktemp("readonly"))
+    yield databases
+    databases.close()
+
+
+@pytest.fixture
+def public_client(read_only_databases: ReadOnlyDatabases, engine_name: str) -> TestClient:
+    """The seeded app, shared by read-only tests (never write through it)."""
+    return read_only_databases.client(engine_name, "public", [])
+
+
+def catalog_bundle() -> dict[str, Any]:
+    """24 synthetic drugs with codes, two classes and a synthetic condition, plus a draft."""
+    drugs = [
+        synthetic_drug(
+            f"testdrug-{i:02d}",
+            f"Testdrug {i:02d}",
+            drug_class="Synthetic class even" if i % 2 == 0 else "Synthetic class odd",
+            codes={"testcode": f"T{i:03d}"},
+            indications=[{"condition": "test-condition", "status": "approved" if i < 5 else "investigational"}],
+        )
+        for i in range(24)
+    ]
+    drugs.append(synthetic_drug("zz-draft", "Zz Draft", status="draft"))
+    return {"conditions": [{"slug": "test-condition", "name": "Test condition"}], "drugs": drugs}
+
+
+@pytest.fixture
+def catalog_client(read_only_databases: ReadOnlyDatabases, engine_name: str) -> TestClient:
+    """The seed plus the synthetic catalog, shared by read-only tests."""
+    return read_only_databases.client(engine_name, "catalog", [catalog_bundle()])

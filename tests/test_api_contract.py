@@ -1,0 +1,92 @@
+"""One error shape everywhere, an exact OpenAPI, and docs that work offline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+
+from tests.helpers import assert_problem
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status"),
+    [
+        ("GET", "/api/v1/nowhere", 404),
+        ("GET", "/api/v1/drugs/UPPER", 422),
+        ("GET", "/api/v1/drugs/" + "a" * 101, 422),
+        ("POST", "/api/v1/drugs", 405),
+        ("DELETE", "/api/v1/drugs/pomalidomide", 405),
+        ("PUT", "/api/v1/faqs", 405),
+        ("GET", "/api/v1/drugs?limit=-1", 422),
+        ("GET", "/api/v1/drugs/pomalidomide/side-effects?seriousness=mild", 422),
+        ("GET", "/api/v1/drugs/pomalidomide/indications?status=maybe", 422),
+        ("GET", "/api/v1/support-resources?category=unknown", 422),
+        ("GET", "/api/v1/faqs?drug=../../etc", 422),
+        ("GET", "/api/v1/drugs?drug_class=" + "x" * 500, 422),
+    ],
+)
+def test_every_error_is_a_problem(public_client: TestClient, method: str, path: str, status: int) -> None:
+    response = public_client.request(method, path)
+
+    body = assert_problem(response, status)
+    assert body.get("instance", "").startswith("/")
+    if status == 405:
+        assert "GET" in response.headers["allow"]
+
+
+def test_openapi_documents_every_public_operation(public_client: TestClient) -> None:
+    spec = public_client.get("/openapi.json").json()
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            responses = operation["responses"]
+            ok = responses.get("200") or responses.get("201")
+            assert ok, f"{method} {path}"
+            schema = ok["content"]["application/json"]["schema"]
+            assert schema, f"{method} {path} has no response model"
+            assert operation.get("summary"), f"{method} {path} has no summary"
+            if path.startswith("/api/v1/") and "{" in path:
+                assert "404" in responses, f"{method} {path} does not declare 404"
+    assert "Problem" in spec["components"]["schemas"]
+
+
+def test_documents_conform_to_their_response_models(public_client: TestClient) -> None:
+    from app.delivery import schemas
+
+    checks = {
+        "/api/v1/drugs/pomalidomide": schemas.DrugDocument,
+        "/api/v1/drugs?fields=name": schemas.DrugList,
+        "/api/v1/drugs/pomalidomide/faqs": schemas.FaqList,
+        "/api/v1/drugs/pomalidomide/sections/mechanism": schemas.SectionItem,
+        "/api/v1/drugs/pomalidomide/side-effects": schemas.SideEffectList,
+        "/api/v1/drugs/pomalidomide/monitoring": schemas.MonitoringList,
+        "/api/v1/drugs/pomalidomide/indications": schemas.IndicationList,
+        "/api/v1/drugs/pomalidomide/combinations": schemas.CombinationList,
+        "/api/v1/drugs/pomalidomide/stories": schemas.StoryList,
+        "/api/v1/drugs/pomalidomide/support-resources": schemas.SupportResourceList,
+        "/api/v1/conditions": schemas.ConditionList,
+        "/api/v1/conditions/multiple-myeloma": schemas.ConditionDetail,
+        "/api/v1/faqs": schemas.FaqPage,
+        "/api/v1/support-resources": schemas.ResourcePage,
+    }
+    for path, model in checks.items():
+        model.model_validate_json(public_client.get(path).content)
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_docs_assets_are_served_locally(public_client: TestClient, page: str) -> None:
+    html = public_client.get(page).text
+
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets
+    for asset in assets:
+        assert asset.startswith("/"), f"{asset} would need the internet"
+        if asset != "/openapi.json":
+            assert public_client.get(asset).status_code == 200, asset
+
+
+def test_health_and_readiness(public_client: TestClient) -> None:
+    assert public_client.get("/healthz").json() == {"status": "ok"}
+    assert public_client.get("/readyz").status_code == 200
