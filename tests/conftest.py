@@ -206,7 +206,9 @@ def catalog_bundle() -> dict[str, Any]:
             f"Testdrug {i:02d}",
             drug_class="Synthetic class even" if i % 2 == 0 else "Synthetic class odd",
             codes={"testcode": f"T{i:03d}"},
-            indications=[{"condition": "test-condition", "status": "approved" if i < 5 else "investigational"}],
+            indications=[
+                {"condition": "test-condition", "status": "approved" if i < 5 else "investigational"}
+            ],
         )
         for i in range(24)
     ]

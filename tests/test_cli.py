@@ -14,7 +14,9 @@ DRUGINFO = str(Path(sys.executable).parent / "druginfo")
 
 def run(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run([DRUGINFO, *args], env=env, capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [DRUGINFO, *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
 
 
 @pytest.mark.parametrize("engine", ["sqlite"])

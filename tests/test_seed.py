@@ -86,13 +86,20 @@ def test_side_effects_named_in_the_article_with_its_seriousness() -> None:
 
 
 def test_monitoring_combinations_stories_and_resources() -> None:
-    assert {m["name"] for m in DRUG["monitoring"]} >= {"Blood cell counts", "Kidney function", "Liver function"}
+    assert {m["name"] for m in DRUG["monitoring"]} >= {
+        "Blood cell counts",
+        "Kidney function",
+        "Liver function",
+    }
     assert any("imaging" in m["name"].lower() for m in DRUG["monitoring"])
     # The article gives no intervals ("regular appointments", "periodic"): no numbers may appear.
     assert not any(re.search(r"\d", m["frequency"] or "") for m in DRUG["monitoring"])
     components = [{c["name"] for c in combo["components"]} for combo in DRUG["combinations"]]
     assert {"Pomalidomide", "Dexamethasone", "Proteasome inhibitor"} in components
-    assert [(s["person"]["name"], s["person"]["age"]) for s in DRUG["stories"]] == [("Mark", 58), ("Sophia", 45)]
+    assert [(s["person"]["name"], s["person"]["age"]) for s in DRUG["stories"]] == [
+        ("Mark", 58),
+        ("Sophia", 45),
+    ]
     categories = {r["category"] for r in BUNDLE["support_resources"]}
     assert categories == {"support-group", "financial-assistance", "educational", "nutrition"}
 

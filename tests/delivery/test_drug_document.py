@@ -27,7 +27,11 @@ def test_full_document_embeds_every_part_in_order(public_client: TestClient) -> 
     assert len(doc["monitoring"]) == 4
     assert len(doc["stories"]) == 2
     assert len(doc["combinations"]) == 2
-    assert {i["condition"]["slug"] for i in doc["indications"]} == {"multiple-myeloma", "kaposi-sarcoma", "lymphoma"}
+    assert {i["condition"]["slug"] for i in doc["indications"]} == {
+        "multiple-myeloma",
+        "kaposi-sarcoma",
+        "lymphoma",
+    }
     assert len(doc["support_resources"]) == 4
     assert doc["sources"][0]["title"]
     assert "medical advice" in doc["disclaimer"]
@@ -52,7 +56,11 @@ def test_markdown_comes_with_sanitized_html(public_client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("include", "present"),
-    [("faqs", {"faqs"}), ("faqs,side-effects", {"faqs", "side_effects"}), ("sections,stories", {"sections", "stories"})],
+    [
+        ("faqs", {"faqs"}),
+        ("faqs,side-effects", {"faqs", "side_effects"}),
+        ("sections,stories", {"sections", "stories"}),
+    ],
 )
 def test_include_chooses_parts(public_client: TestClient, include: str, present: set[str]) -> None:
     doc = public_client.get(DOC, params={"include": include}).json()

@@ -48,7 +48,9 @@ def test_pages_cover_everything_once_in_stable_order(many: TestClient, limit: in
 
     slugs = [i["slug"] for i in items]
     assert len(slugs) == 25 == len(set(slugs))
-    assert slugs == sorted(slugs, key=lambda s: "pomalidomide" if s == "pomalidomide" else s.replace("-", " "))
+    assert slugs == sorted(
+        slugs, key=lambda s: "pomalidomide" if s == "pomalidomide" else s.replace("-", " ")
+    )
 
 
 @pytest.mark.parametrize("sort", ["-name", "updated_at", "-updated_at", "last_reviewed", "-last_reviewed"])
@@ -70,7 +72,9 @@ def test_last_page_link_and_cursor(many: TestClient) -> None:
     assert last["next_cursor"] is None
 
 
-@pytest.mark.parametrize("cursor", ["garbage", "eyJrIjoiZmFxcyIsIm8iOjF9", "e30", "!!!", "eyJrIjoiZHJ1Z3MiLCJzIjoibmFtZSJ9"])
+@pytest.mark.parametrize(
+    "cursor", ["garbage", "eyJrIjoiZmFxcyIsIm8iOjF9", "e30", "!!!", "eyJrIjoiZHJ1Z3MiLCJzIjoibmFtZSJ9"]
+)
 def test_bad_cursor_is_422(many: TestClient, cursor: str) -> None:
     body = assert_problem(many.get("/api/v1/drugs", params={"cursor": cursor}), 422)
 
@@ -147,7 +151,9 @@ def test_bad_parameters_are_named(many: TestClient, params: dict[str, str], poin
 def test_unknown_query_parameters_are_400(public_client: TestClient, path: str, param: str) -> None:
     body = assert_problem(public_client.get(path, params={param: "x"}), 400, "unknown_parameters")
 
-    assert body["errors"] == [{"pointer": f"#/query/{param}", "detail": "unknown parameter", "code": "unknown"}]
+    assert body["errors"] == [
+        {"pointer": f"#/query/{param}", "detail": "unknown parameter", "code": "unknown"}
+    ]
 
 
 def test_conditions_list_and_detail(public_client: TestClient) -> None:

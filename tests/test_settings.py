@@ -1,0 +1,44 @@
+"""Every setting has a default, help text, and a row in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from app.core.config import Settings, normalize_database_url
+
+README = (Path(__file__).parent.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("name", sorted(Settings.model_fields))
+def test_every_setting_is_documented(name: str) -> None:
+    field = Settings.model_fields[name]
+    variable = {"database_url": "DATABASE_URL", "port": "PORT"}.get(name, f"DRUGINFO_{name.upper()}")
+
+    assert field.description, f"{name} has no help text"
+    assert f"`{variable}`" in README, f"{variable} is not in the README's configuration table"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgresql://u@h:5432/db", "postgresql+psycopg://u@h:5432/db"),
+        ("postgres://u@h/db", "postgresql+psycopg://u@h/db"),
+        ("sqlite:////abs/path.db", "sqlite+pysqlite:////abs/path.db"),
+        ("sqlite:///rel.db", "sqlite+pysqlite:///rel.db"),
+        ("postgresql+psycopg://u@h/db", "postgresql+psycopg://u@h/db"),
+    ],
+)
+def test_database_urls_people_write(given: str, expected: str) -> None:
+    assert normalize_database_url(given) == expected
+
+
+def test_plain_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABASE_URL", "postgresql://me@db:5432/content")
+    monkeypatch.setenv("PORT", "9001")
+
+    settings = Settings()
+
+    assert settings.database_url == "postgresql+psycopg://me@db:5432/content"
+    assert settings.port == 9001
