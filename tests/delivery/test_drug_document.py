@@ -20,7 +20,7 @@ def test_full_document_embeds_every_part_in_order(public_client: TestClient) -> 
     assert doc["name"] == "Pomalidomide"
     assert doc["brand_names"] == ["Pomalyst"]
     assert doc["status"] == "published"
-    assert [f["question"] for f in doc["faqs"]][0] == "What is Pomalidomide?"
+    assert doc["faqs"][0]["question"] == "What is Pomalidomide?"
     assert len(doc["faqs"]) == 6
     assert [s["key"] for s in doc["sections"]][:2] == ["introduction", "mechanism"]
     assert len(doc["side_effects"]) == 8
@@ -65,8 +65,8 @@ def test_markdown_comes_with_sanitized_html(public_client: TestClient) -> None:
 def test_include_chooses_parts(public_client: TestClient, include: str, present: set[str]) -> None:
     doc = public_client.get(DOC, params={"include": include}).json()
 
-    parts = {"sources", "sections", "faqs", "side_effects", "monitoring", "indications", "combinations", "stories",
-             "support_resources"}  # fmt: skip
+    parts = {"sources", "sections", "faqs", "side_effects", "monitoring", "indications", "combinations",
+             "stories", "support_resources"}  # fmt: skip
     assert {p for p in parts if p in doc} == present
     assert doc["disclaimer"] and doc["review"]
 
@@ -102,8 +102,10 @@ def test_side_effects_by_seriousness(public_client: TestClient, seriousness: str
     assert {i["seriousness"] for i in items} == {seriousness}
 
 
-@pytest.mark.parametrize(("status", "slugs"), [("approved", {"multiple-myeloma"}),
-                                               ("investigational", {"kaposi-sarcoma", "lymphoma"})])  # fmt: skip
+@pytest.mark.parametrize(
+    ("status", "slugs"),
+    [("approved", {"multiple-myeloma"}), ("investigational", {"kaposi-sarcoma", "lymphoma"})],
+)
 def test_indications_by_status(public_client: TestClient, status: str, slugs: set[str]) -> None:
     items = public_client.get(f"{DOC}/indications", params={"status": status}).json()["items"]
 

@@ -182,7 +182,7 @@ def test_faqs_across_drugs(many: TestClient) -> None:
     assert len(first["items"]) == 10
     second = many.get("/api/v1/faqs", params={"limit": 10, "cursor": first["next_cursor"]}).json()
     assert {f["id"] for f in first["items"]}.isdisjoint({f["id"] for f in second["items"]})
-    assert [f["question"] for f in only_pom["items"]][0] == "What is Pomalidomide?"
+    assert only_pom["items"][0]["question"] == "What is Pomalidomide?"
     assert only_pom["items"][0]["drug"]["slug"] == "pomalidomide"
     assert "medical advice" in only_pom["items"][0]["disclaimer"]
     assert many.get("/api/v1/faqs", params={"drug": "zz-draft"}).json()["total"] == 0
