@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -44,6 +45,7 @@ Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
 ]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
+ItemId = Annotated[int, Path(ge=1, le=2**53, description="The item's `id` (as in the drug's document).")]
 SearchText = Annotated[
     str | None,
     Query(
@@ -133,7 +135,7 @@ def list_drugs(
                 conn, filters, scores, limit=limit, cursor=cursor
             )
         else:
-            filters = delivery.DrugFilters(**{**filters.__dict__, "drug_ids": frozenset(scores)})
+            filters = dataclasses.replace(filters, drug_ids=frozenset(scores))
             rows, total, next_cursor = delivery.list_drugs(
                 conn, filters, sort=sort, limit=limit, cursor=cursor
             )
@@ -247,7 +249,7 @@ def _part_item_endpoint(path: str, part: str, model: type, noun: str) -> None:
     def endpoint(
         request: Request,
         slug: SlugPath,
-        item_id: Annotated[int, Path(ge=1, le=2**53, description=f"The {noun}'s `id`.")],
+        item_id: ItemId,
         store: Store,
         settings: SettingsDep,
         locale: Locale,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -143,7 +144,7 @@ def list_drugs_by_relevance(
     conn: sa.Connection, filters: DrugFilters, scores: dict[int, float], *, limit: int, cursor: str | None
 ) -> tuple[list[Any], int, str | None]:
     """One page of the drugs that match a full-text query, best match first."""
-    rows = list(conn.execute(_filtered(DrugFilters(**{**filters.__dict__, "drug_ids": frozenset(scores)}))))
+    rows = list(conn.execute(_filtered(dataclasses.replace(filters, drug_ids=frozenset(scores)))))
     rows.sort(key=lambda row: (-scores[row.drug_id], row.name_key, row.drug_id))
     page, next_cursor = offset_page(rows, kind="drugs-by-relevance", limit=limit, cursor=cursor)
     return page, len(rows), next_cursor

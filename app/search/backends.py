@@ -26,6 +26,8 @@ FTS_TABLES = ("search_fts_porter", "search_fts_plain")
 # text field refuses them), so after HTML-escaping the snippet they can only be ours.
 MARK_START, MARK_END = "\x02", "\x03"
 SNIPPET_COLUMNS = ("a_text", "b_text", "c_text")
+_ANGLES = "\x04\x05"
+_UNHIDE = str.maketrans(_ANGLES, "<>")
 
 HIT_COLUMNS = (
     entry.c.id,
@@ -240,12 +242,16 @@ class PostgresBackend:
                 continue
             tsquery = self._tsquery(analyzer, text)
             config = sa.cast(sa.literal(analyzer), REGCONFIG)
+            # ts_headline drops whatever looks like an HTML tag; hide < and > from it and put them
+            # back after, so the snippet shows the text as it is (it is escaped later anyway).
             headlines = [
-                sa.func.ts_headline(config, entry.c[column], tsquery, self.HEADLINE_OPTIONS)
+                sa.func.ts_headline(
+                    config, sa.func.translate(entry.c[column], "<>", _ANGLES), tsquery, self.HEADLINE_OPTIONS
+                )
                 for column in SNIPPET_COLUMNS
             ]
             rows = conn.execute(sa.select(entry.c.id, *headlines).where(entry.c.id.in_(ids)))
-            found.update({row[0]: tuple(row[1:]) for row in rows})
+            found.update({row[0]: tuple(text.translate(_UNHIDE) for text in row[1:]) for row in rows})
         return found
 
 

@@ -21,141 +21,20 @@ MIN_PREFIX_LENGTH = 2
 MIN_STEM_PREFIX = 4
 MAX_PREFIX_TRIM = 3
 
-_WORD = re.compile(r"[^\W_]+(\*?)")
 _PHRASE_OR_WORD = re.compile(r'"([^"]*)"|([^"]+)')
 
 # SQLite's FTS5 has no stop-word list; PostgreSQL's `english` configuration drops these (the Snowball
 # list), so both engines treat "the", "of", ... the same, and a query of stop-words only is empty.
 ENGLISH_STOP_WORDS = frozenset(
-    [
-        "a",
-        "about",
-        "above",
-        "after",
-        "again",
-        "against",
-        "all",
-        "am",
-        "an",
-        "and",
-        "any",
-        "are",
-        "as",
-        "at",
-        "be",
-        "because",
-        "been",
-        "before",
-        "being",
-        "below",
-        "between",
-        "both",
-        "but",
-        "by",
-        "can",
-        "did",
-        "do",
-        "does",
-        "doing",
-        "don",
-        "down",
-        "during",
-        "each",
-        "few",
-        "for",
-        "from",
-        "further",
-        "had",
-        "has",
-        "have",
-        "having",
-        "he",
-        "her",
-        "here",
-        "hers",
-        "herself",
-        "him",
-        "himself",
-        "his",
-        "how",
-        "i",
-        "if",
-        "in",
-        "into",
-        "is",
-        "it",
-        "its",
-        "itself",
-        "just",
-        "me",
-        "more",
-        "most",
-        "my",
-        "myself",
-        "no",
-        "nor",
-        "not",
-        "now",
-        "of",
-        "off",
-        "on",
-        "once",
-        "only",
-        "or",
-        "other",
-        "our",
-        "ours",
-        "ourselves",
-        "out",
-        "over",
-        "own",
-        "s",
-        "same",
-        "she",
-        "should",
-        "so",
-        "some",
-        "such",
-        "t",
-        "than",
-        "that",
-        "the",
-        "their",
-        "theirs",
-        "them",
-        "themselves",
-        "then",
-        "there",
-        "these",
-        "they",
-        "this",
-        "those",
-        "through",
-        "to",
-        "too",
-        "under",
-        "until",
-        "up",
-        "very",
-        "was",
-        "we",
-        "were",
-        "what",
-        "when",
-        "where",
-        "which",
-        "while",
-        "who",
-        "whom",
-        "why",
-        "will",
-        "with",
-        "you",
-        "your",
-        "yours",
-        "yourself",
-        "yourselves",
-    ]
+    """
+    a about above after again against all am an and any are as at be because been before being below
+    between both but by can did do does doing don down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more
+    most my myself no nor not now of off on once only or other our ours ourselves out over own s
+    same she should so some such t than that the their theirs them themselves then there these they
+    this those through to too under until up very was we were what when where which while who whom
+    why will with you your yours yourself yourselves
+    """.split()  # noqa: SIM905  (a word list reads better as text)
 )
 
 
@@ -193,11 +72,23 @@ def _clean(text: str) -> str:
 
 
 def _words(text: str) -> list[tuple[str, bool]]:
-    found = []
-    for match in _WORD.finditer(text):
-        word = match.group(0).rstrip("*").casefold()
-        if len(word) <= MAX_WORD_LENGTH:
-            found.append((word, bool(match.group(1))))
+    """Runs of letters and digits (with the combining marks that belong to them, as in "दवा"),
+    each with whether a `*` follows it; everything else separates words."""
+    found: list[tuple[str, bool]] = []
+    word: list[str] = []
+
+    def end(star: bool) -> None:
+        if word and len(word) <= MAX_WORD_LENGTH:
+            found.append(("".join(word).casefold(), star))
+        word.clear()
+
+    for ch in text:
+        kind = unicodedata.category(ch)[0]
+        if kind in "LN" or (kind == "M" and word):
+            word.append(ch)
+        else:
+            end(ch == "*")
+    end(False)
     return found
 
 
