@@ -198,3 +198,37 @@ def test_drafts_are_not_found_by_code(corpus_client: TestClient) -> None:
 )
 def test_unknown_items_are_404(corpus_client: TestClient, path: str) -> None:
     assert_problem(corpus_client.get(path), 404)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/combinations?component=%00",
+        "/api/v1/drugs?code=atc|%00",
+        "/api/v1/drugs?code=%00|T01AA01",
+        "/api/v1/drugs?drug_class=a%00b",
+        "/api/v1/side-effects?q=%01",
+        "/api/v1/search?q=blood%00",
+        "/api/v1/faqs?q=%7F",
+    ],
+)
+def test_control_characters_in_parameters_are_problems(corpus_client: TestClient, url: str) -> None:
+    body = assert_problem(corpus_client.get(url), 422, "invalid_parameters")
+
+    assert body["errors"][0]["code"] == "control_character"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/combinations?component=%FF",
+        "/api/v1/drugs?code=%FF|%FE",
+        "/api/v1/search?q=%ED%B3%BF",
+        "/api/v1/side-effects?q=%C3",
+    ],
+)
+def test_malformed_utf8_in_parameters_is_harmless(corpus_client: TestClient, url: str) -> None:
+    response = corpus_client.get(url)
+
+    assert response.status_code == 200
+    assert response.json()["total"] == 0
