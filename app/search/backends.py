@@ -84,7 +84,7 @@ class Backend(Protocol):
 
     def delete(self, conn: sa.Connection, drug_id: int) -> None: ...
 
-    def branches(self, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
+    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
         """One SELECT of matching entries (HIT_COLUMNS + `score`) per index the scope touches."""
         ...
 
@@ -138,7 +138,7 @@ class SqliteBackend:
             tables[self.table_for(analyzer)].append(analyzer)
         return tables
 
-    def branches(self, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
+    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
         selects = []
         for table, analyzers in self._tables(scope).items():
             match = fts5_match(query, self._query_analyzer(table))
@@ -188,10 +188,24 @@ class PostgresBackend:
     )
     document = sa.literal_column("search_entry.document", TSVECTOR)
 
+    def __init__(self) -> None:
+        self._configurations: dict[str, frozenset[str]] = {}
+
+    def _resolve(self, conn: sa.Connection, analyzer: str) -> str:
+        """The analyzer if the server has that text search configuration (old ones lack some), else simple."""
+        server = conn.engine.url.render_as_string(hide_password=True)
+        known = self._configurations.get(server)
+        if known is None:
+            known = frozenset(conn.scalars(sa.text("SELECT cfgname FROM pg_ts_config")))
+            self._configurations[server] = known
+        return analyzer if analyzer in known else "simple"
+
     def write(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
         if not rows:
             return
-        conn.execute(sa.insert(entry), list(rows))
+        conn.execute(
+            sa.insert(entry), [{**row, "analyzer": self._resolve(conn, row["analyzer"])} for row in rows]
+        )
         # Each entry in its own language's configuration; weights A/B/C by column.
         conn.execute(
             sa.text(
@@ -212,9 +226,9 @@ class PostgresBackend:
         # A constant configuration per branch, so the planner can use the GIN index.
         return sa.func.to_tsquery(sa.cast(sa.literal(analyzer), REGCONFIG), text)
 
-    def branches(self, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
+    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
         selects = []
-        for analyzer in scope.analyzers:
+        for analyzer in dict.fromkeys(self._resolve(conn, a) for a in scope.analyzers):
             text = tsquery_text(query, analyzer)
             if text is None:
                 continue

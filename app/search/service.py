@@ -105,7 +105,7 @@ def search(
 ) -> tuple[list[Hit], int]:
     """Ranked hits (best first) and how many there are; `limit=None` returns them all."""
     backend = backend_for(conn)
-    branches = [] if query.empty else backend.branches(query, scope)
+    branches = [] if query.empty else backend.branches(conn, query, scope)
     if not branches:
         return [], 0
     union = branches[0] if len(branches) == 1 else sa.union_all(*branches)

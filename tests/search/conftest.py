@@ -1,4 +1,4 @@
-"""A read-only corpus database per engine, shared by a module's tests (imported once)."""
+"""A read-only corpus database per engine, shared by the search tests (imported once per run)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from tests.conftest import ENGINES, PostgresServer
 from tests.search.corpus import import_corpus
 
 
-@pytest.fixture(scope="module", params=ENGINES)
+@pytest.fixture(scope="session", params=ENGINES)
 def corpus_client(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[TestClient]:
