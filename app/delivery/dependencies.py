@@ -8,7 +8,7 @@ from fastapi import Depends, Request
 
 from app.core.db import Database
 from app.core.deps import SettingsDep
-from app.core.locale import RequestedLocales, fallback_chain, negotiate
+from app.core.locale import RequestedLocales, negotiate
 from app.delivery import service as delivery
 from app.delivery.store import PublishedStore
 
@@ -34,7 +34,3 @@ def negotiated_locale(request: Request, requested: RequestedLocales, settings: S
 
 Store = Annotated[PublishedStore, Depends(get_store)]
 Locale = Annotated[str, Depends(negotiated_locale)]
-
-
-def locale_chain(locale: str, settings: SettingsDep) -> tuple[str, ...]:
-    return fallback_chain(locale, settings.default_locale)

@@ -35,6 +35,10 @@ def _fingerprint(*parts: object) -> str:
     "/search",
     response_model=schemas.SearchPage,
     summary="Full-text search over all published content",
+    description="Drugs, sections, FAQs, side effects, monitoring, indications, regimens, stories and "
+    "support resources, best match first (a match in a drug's name or an FAQ's question outranks a "
+    "passing mention), each with a highlighted snippet and the API link of the item. Searches the "
+    "negotiated locale (`?locale=` or `Accept-Language`), falling back per item to the default locale.",
     responses=problem_responses(400, 422),
 )
 def search(
@@ -66,11 +70,7 @@ def search(
         str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
     ] = None,
 ) -> Response:
-    """Drugs, sections, FAQs, side effects, monitoring, indications, regimens, stories and support
-    resources, best match first (a match in a drug's name or an FAQ's question outranks a mention),
-    each with a highlighted snippet and the API link of the item. Searches the negotiated locale,
-    falling back per item to the default locale.
-    """
+    """One ranked search over every published item, in the negotiated locale (per-item fallback)."""
     types = parse_list(type, SEARCH_TYPES, "type")
     query = parse_query(q)
     fingerprint = _fingerprint(query.key(), sorted(types or ()), drug, locale)
