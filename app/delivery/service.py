@@ -171,7 +171,7 @@ def published_locales(conn: sa.Connection) -> list[str]:
 
 def regimens_with_component(conn: sa.Connection, component: str) -> dict[int, set[int]]:
     """Published drug id → ids of its regimens with a component of that name or drug slug."""
-    key = component.strip().casefold()
+    key = component.strip().casefold()[:200]
     rows = conn.execute(
         sa.select(PublishedCombinationComponent.drug_id, PublishedCombinationComponent.combination_id)
         .where(

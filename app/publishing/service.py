@@ -110,7 +110,7 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
         PublishedCombinationComponent(
             drug_id=drug.id,
             combination_id=combination_id,
-            name_key=component["name"].casefold(),
+            name_key=component["name"].casefold()[:200],
             component_drug_slug=component["drug"],
         )
         for combination_id, combination in zip(

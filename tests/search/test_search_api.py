@@ -333,3 +333,14 @@ def test_faqs_q_uses_the_same_engine(corpus_client: TestClient) -> None:
     assert [f["question"] for f in body["items"]] == ["Does Testdrug A cause constipation?"]
     assert body["items"][0]["drug"]["slug"] == "testdrug-a"
     assert body["total"] == 1
+
+
+def test_drugs_q_pages_by_relevance(corpus_client: TestClient) -> None:
+    first = corpus_client.get("/api/v1/drugs", params={"q": "zorbium", "limit": 1}).json()
+    second = corpus_client.get(
+        "/api/v1/drugs", params={"q": "zorbium", "limit": 1, "cursor": first["next_cursor"]}
+    ).json()
+
+    assert [d["slug"] for d in first["items"] + second["items"]] == ["testdrug-a", "testdrug-b"]
+    assert first["total"] == second["total"] == 2
+    assert second["next_cursor"] is None
