@@ -32,6 +32,23 @@ def alembic_config(database_url: str) -> Config:
 def migrate_database(settings: Settings, revision: str = "head") -> None:
     Database(settings).dispose()  # creates the SQLite file's folder
     command.upgrade(alembic_config(settings.database_url), revision)
+    if revision == "head":
+        # Drugs published before the search index existed get their entries now.
+        reindex_search(settings, only_missing=True)
+
+
+def reindex_search(settings: Settings, *, only_missing: bool = False) -> int:
+    """Rebuild the search index from the live revisions; returns how many drugs were indexed."""
+    from app.search import service as search_service
+
+    db = Database(settings)
+    try:
+        count = 0
+        for session in session_scope(db.write_sessions):
+            count = search_service.reindex(session, only_missing=only_missing)
+    finally:
+        db.dispose()
+    return count
 
 
 def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> str:
@@ -76,6 +93,12 @@ def seed(
 ) -> None:
     """Import the curated seed bundle (idempotent: a second run changes nothing)."""
     typer.echo(seed_database(get_settings(), file, if_empty=if_empty))
+
+
+@cli.command()
+def reindex() -> None:
+    """Rebuild the search index of every published drug (e.g. after changing the default locale)."""
+    typer.echo(f"reindexed {reindex_search(get_settings())} published drug(s)")
 
 
 @cli.command()

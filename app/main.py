@@ -24,6 +24,7 @@ from app.core.errors import ServiceUnavailable, install_error_handlers, problem_
 from app.core.params import reject_unknown_query_params
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
+from app.search.router import router as search_router
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
@@ -69,6 +70,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Last-Modified", "Link", "Content-Language"],
     )
     app.include_router(delivery_router)
+    app.include_router(search_router)
     _install_docs(app)
     _install_health(app)
     return app

@@ -15,9 +15,17 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
-from app.publishing.models import ContentState, PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.publishing.models import (
+    ContentState,
+    PublishedCombinationComponent,
+    PublishedDrug,
+    PublishedDrugCode,
+    PublishedDrugCondition,
+    PublishedDrugLocale,
+)
 from app.resources.models import DrugSupportResource, SupportResource
 from app.revisions.models import DrugRevision
+from app.search.models import SearchEntry
 
 __all__ = [
     "Base",
@@ -34,9 +42,12 @@ __all__ = [
     "Indication",
     "MonitoringItem",
     "PatientStory",
+    "PublishedCombinationComponent",
     "PublishedDrug",
     "PublishedDrugCode",
     "PublishedDrugCondition",
+    "PublishedDrugLocale",
+    "SearchEntry",
     "Section",
     "SideEffect",
     "SupportResource",

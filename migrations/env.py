@@ -13,6 +13,22 @@ config = context.config
 target_metadata = Base.metadata
 
 
+# The search engines' own structures, made by hand in the migrations (see 0003): SQLite's FTS5
+# virtual tables and their shadow tables, PostgreSQL's tsvector column and its GIN index.
+_ENGINE_SEARCH_TABLES = ("search_fts_",)
+_ENGINE_SEARCH_OBJECTS = {("column", "document"), ("index", "ix_search_entry_document")}
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """Leave the hand-made full-text structures out of autogenerate's comparison."""
+    if type_ == "table" and name and name.startswith(_ENGINE_SEARCH_TABLES):
+        return False
+    if (type_, name) in _ENGINE_SEARCH_OBJECTS:
+        table = getattr(obj, "table", None)
+        return getattr(table, "name", None) != "search_entry"
+    return True
+
+
 def _url() -> str:
     url = config.attributes.get("database_url") or get_settings().database_url
     return normalize_database_url(url)
@@ -39,6 +55,7 @@ def run_migrations_online() -> None:
             target_metadata=target_metadata,
             render_as_batch=is_sqlite,
             compare_type=True,
+            include_object=include_object,
             transaction_per_migration=True,
         )
         with context.begin_transaction():

@@ -7,10 +7,21 @@ them by slug. The same part schemas validate the management API's writes.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, HttpUrl, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    HttpUrl,
+    SerializerFunctionWrapHandler,
+    StringConstraints,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
+from app.core.locale import MAX_TAG_LENGTH, normalize_tag
 from app.core.types import (
     CodeSystem,
     CodeValue,
@@ -29,6 +40,132 @@ Seriousness = Literal["common", "serious"]
 Urgency = Literal["self-care", "contact-care-team", "emergency"]
 IndicationStatus = Literal["approved", "investigational"]
 ResourceCategory = Literal["support-group", "financial-assistance", "educational", "nutrition", "other"]
+
+MAX_LOCALES = 50
+
+
+def _canonical_tag(tag: str) -> str:
+    canonical = normalize_tag(tag)
+    if canonical is None:
+        raise ValueError(f"{tag!r} is not a BCP 47 language tag (e.g. `fr`, `pt-BR`, `zh-Hant`)")
+    return canonical
+
+
+LocaleTag = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH), AfterValidator(_canonical_tag)
+]
+
+
+def _unique_tags(value: Any) -> Any:
+    """`fr` and `FR` are the same locale: refuse a translations object that names one twice."""
+    if isinstance(value, dict):
+        seen: set[str] = set()
+        for key in value:
+            canonical = normalize_tag(key) if isinstance(key, str) else None
+            if canonical is not None and canonical in seen:
+                raise ValueError(f"locale {canonical!r} is given more than once")
+            if canonical is not None:
+                seen.add(canonical)
+    return value
+
+
+class TranslationModel(WriteModel):
+    """The translatable text fields of one item in one locale; fields left out fall back to the default."""
+
+    @model_validator(mode="after")
+    def _not_empty(self) -> Any:
+        if all(getattr(self, name) is None for name in type(self).model_fields):
+            raise ValueError("a translation must give at least one field")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _without_nulls(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None}
+
+
+T = TypeVar("T", bound=TranslationModel)
+Translations = Annotated[dict[LocaleTag, T], BeforeValidator(_unique_tags)]
+
+
+def translations_field() -> Any:
+    """The `translations` field of a translatable item (left out of documents when empty)."""
+    return Field(
+        default_factory=dict,
+        max_length=MAX_LOCALES,
+        exclude_if=lambda value: not value,
+        description="Translations of this item's text: BCP 47 locale → the translated fields "
+        "(text fields only; any left out fall back to the default locale).",
+    )
+
+
+class DrugTranslation(TranslationModel):
+    name: Name | None = None
+    brand_names: list[Name] | None = Field(default=None, max_length=30)
+    drug_class: Name | None = None
+    summary: ShortText | None = None
+    disclaimer: Markdown | None = None
+
+
+class SectionTranslation(TranslationModel):
+    title: Title | None = None
+    body: Markdown | None = None
+
+
+class FaqTranslation(TranslationModel):
+    question: Question | None = None
+    answer: Markdown | None = None
+
+
+class SideEffectTranslation(TranslationModel):
+    name: Name | None = None
+    description: Markdown | None = None
+    management_tips: list[ShortText] | None = Field(default=None, max_length=30)
+    when_to_contact_care_team: ShortText | None = None
+
+
+class MonitoringTranslation(TranslationModel):
+    name: Name | None = None
+    purpose: ShortText | None = None
+    frequency: ShortText | None = None
+
+
+class IndicationTranslation(TranslationModel):
+    notes: ShortText | None = None
+
+
+class CombinationTranslation(TranslationModel):
+    name: Title | None = None
+    rationale: Markdown | None = None
+    notes: Markdown | None = None
+
+
+class StoryTranslation(TranslationModel):
+    title: Title | None = None
+    body: Markdown | None = None
+
+
+class ConditionTranslation(TranslationModel):
+    name: Name | None = None
+    description: Markdown | None = None
+
+
+class SupportResourceTranslation(TranslationModel):
+    title: Title | None = None
+    description: Markdown | None = None
+
+
+TRANSLATION_MODELS: dict[str, type[TranslationModel]] = {
+    "drug": DrugTranslation,
+    "sections": SectionTranslation,
+    "faqs": FaqTranslation,
+    "side_effects": SideEffectTranslation,
+    "monitoring": MonitoringTranslation,
+    "indications": IndicationTranslation,
+    "combinations": CombinationTranslation,
+    "stories": StoryTranslation,
+    "conditions": ConditionTranslation,
+    "support_resources": SupportResourceTranslation,
+}
 
 
 class SourceIn(WriteModel):
@@ -52,12 +189,14 @@ class SectionIn(WriteModel):
     key: Slug = Field(examples=["mechanism"])
     title: Title
     body: Markdown
+    translations: Translations[SectionTranslation] = translations_field()
 
 
 class FaqIn(WriteModel):
     question: Question
     answer: Markdown
     tags: list[Tag] = Field(default_factory=list, max_length=20)
+    translations: Translations[FaqTranslation] = translations_field()
 
 
 class SideEffectIn(WriteModel):
@@ -67,18 +206,21 @@ class SideEffectIn(WriteModel):
     management_tips: list[ShortText] = Field(default_factory=list, max_length=30)
     urgency: Urgency | None = Field(default=None, description="Only where the source says so.")
     when_to_contact_care_team: ShortText | None = None
+    translations: Translations[SideEffectTranslation] = translations_field()
 
 
 class MonitoringIn(WriteModel):
     name: Name = Field(description="What is checked.", examples=["Blood cell counts"])
     purpose: ShortText = Field(description="Why it is checked.")
     frequency: ShortText | None = Field(default=None, description="Only where the source states it.")
+    translations: Translations[MonitoringTranslation] = translations_field()
 
 
 class IndicationIn(WriteModel):
     condition: Slug = Field(description="Slug of a condition in the bundle or the database.")
     status: IndicationStatus
     notes: ShortText | None = None
+    translations: Translations[IndicationTranslation] = translations_field()
 
 
 class ComponentIn(WriteModel):
@@ -92,6 +234,7 @@ class CombinationIn(WriteModel):
     components: list[ComponentIn] = Field(min_length=1, max_length=10)
     rationale: Markdown | None = None
     notes: Markdown | None = None
+    translations: Translations[CombinationTranslation] = translations_field()
 
     @field_validator("components")
     @classmethod
@@ -114,12 +257,14 @@ class StoryIn(WriteModel):
     title: Title
     person: PersonIn = Field(default_factory=PersonIn)
     body: Markdown
+    translations: Translations[StoryTranslation] = translations_field()
 
 
 class ConditionIn(WriteModel):
     slug: Slug
     name: Name
     description: Markdown | None = None
+    translations: Translations[ConditionTranslation] = translations_field()
 
 
 class SupportResourceIn(WriteModel):
@@ -131,6 +276,7 @@ class SupportResourceIn(WriteModel):
     phone: str | None = Field(default=None, max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     is_global: bool = Field(default=False, description="Shown for every drug, not only linked ones.")
+    translations: Translations[SupportResourceTranslation] = translations_field()
 
     @field_validator("url")
     @classmethod
@@ -171,6 +317,7 @@ class DrugIn(WriteModel):
     support_resources: list[Slug] = Field(
         default_factory=list, max_length=100, description="Slugs of support resources linked to this drug."
     )
+    translations: Translations[DrugTranslation] = translations_field()
 
     @field_validator("codes")
     @classmethod

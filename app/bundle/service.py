@@ -128,12 +128,16 @@ def _check_references(session: Session, bundle: Bundle) -> None:
 
 def _upsert_condition(session: Session, data: ConditionIn, report: ImportReport) -> Condition:
     condition = session.scalars(sa.select(Condition).where(Condition.slug == data.slug)).one_or_none()
+    translations = {tag: t.model_dump(mode="json") for tag, t in data.translations.items()}
     if condition is None:
-        condition = Condition(slug=data.slug, name=data.name, description=data.description)
+        condition = Condition(
+            slug=data.slug, name=data.name, description=data.description, translations=translations
+        )
         session.add(condition)
         report.created["conditions"].append(data.slug)
     elif drug_service.condition_in(condition) != data:
         condition.name, condition.description = data.name, data.description
+        condition.translations = translations
         report.updated["conditions"].append(data.slug)
     else:
         report.unchanged["conditions"].append(data.slug)
@@ -144,7 +148,8 @@ def _upsert_resource(session: Session, data: SupportResourceIn, report: ImportRe
     resource = session.scalars(
         sa.select(SupportResource).where(SupportResource.slug == data.slug)
     ).one_or_none()
-    values = data.model_dump()
+    # `translations` is left out of dumps when empty; set it always, so removed translations go.
+    values = {**data.model_dump(), "translations": data.model_dump(mode="json").get("translations", {})}
     if resource is None:
         resource = SupportResource(**values)
         session.add(resource)

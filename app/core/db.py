@@ -103,8 +103,10 @@ class Database:
         self.write_engine = (
             _make_engine(settings, immediate=True) if self.engine.dialect.name == "sqlite" else self.engine
         )
-        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False)
+        # Sessions carry the default locale: the search index needs the language of the base text.
+        info = {"default_locale": settings.default_locale}
+        self.read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
+        self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, info=info)
 
     @property
     def dialect(self) -> str:

@@ -6,7 +6,8 @@ from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 
-from app.core.errors import ProblemField, UnknownParameters
+from app.core.errors import InvalidParameters, ProblemField, UnknownParameters
+from app.core.types import CONTROL_CHARACTERS
 
 _allowed_by_route: dict[int, frozenset[str]] = {}
 
@@ -19,7 +20,10 @@ def _query_names(dependant: Dependant) -> set[str]:
 
 
 def reject_unknown_query_params(request: Request) -> None:
-    """App-wide dependency: a query parameter the route does not declare is a 400."""
+    """App-wide dependency: a query parameter the route does not declare is a 400.
+
+    A value with a control character is a 422 (PostgreSQL cannot even compare text with a NUL).
+    """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
@@ -35,5 +39,16 @@ def reject_unknown_query_params(request: Request) -> None:
             errors=[
                 ProblemField(pointer=f"#/query/{name}", detail="unknown parameter", code="unknown")
                 for name in unknown
+            ],
+        )
+    bad = sorted(
+        {key for key, value in request.query_params.multi_items() if CONTROL_CHARACTERS.search(value)}
+    )
+    if bad:
+        raise InvalidParameters(
+            f"Control characters are not allowed in query parameters: {', '.join(bad)}.",
+            errors=[
+                ProblemField(pointer=f"#/query/{name}", detail="control character", code="control_character")
+                for name in bad
             ],
         )

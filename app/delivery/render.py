@@ -6,6 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from app.core.locale import fallback_chain
 from app.core.markdown import render_markdown
 
 API = "/api/v1"
@@ -58,12 +59,48 @@ def review_of(drug: dict[str, Any], today: dt.date) -> dict[str, Any]:
     }
 
 
-def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[str, Any]:
-    """The full public document of one live revision."""
-    snapshot = live.document
+def localized(item: dict[str, Any], chain: tuple[str, ...]) -> tuple[dict[str, Any], str]:
+    """The item's text in the first locale of `chain` that has it, field by field, and that locale.
+
+    `chain` ends with the default locale, whose text is the item's own fields; more specific
+    translations are laid over less specific ones (`fr-CA` over `fr` over the default).
+    """
+    translations: dict[str, dict[str, Any]] = item.get("translations") or {}
+    if not translations or len(chain) == 1:
+        return item, chain[-1]
+    merged, used = dict(item), chain[-1]
+    for tag in reversed(chain[:-1]):
+        translation = translations.get(tag)
+        if translation:
+            merged.update(translation)
+            used = tag
+    return merged, used
+
+
+def document_locales(snapshot: dict[str, Any], default_locale: str) -> list[str]:
+    """Every locale some text of the document exists in, the default first."""
     drug = snapshot["drug"]
+    items: list[dict[str, Any]] = [drug, *snapshot["conditions"], *snapshot["support_resources"]]
+    for part in PARTS:
+        if part not in ("sources", "support_resources"):
+            items.extend(drug[part])
+    tags = {tag for item in items for tag in (item.get("translations") or {})}
+    return [default_locale, *sorted(tags - {default_locale})]
+
+
+def render_document(
+    live: LiveRevision, *, locale: str, default_locale: str, today: dt.date
+) -> dict[str, Any]:
+    """The full public document of one live revision, in `locale` where translated (per item)."""
+    snapshot = live.document
+    chain = fallback_chain(locale, default_locale)
+    drug, drug_locale = localized(snapshot["drug"], chain)
     ids: dict[str, list[int]] = snapshot["ids"]
     conditions = {c["slug"]: c for c in snapshot["conditions"]}
+
+    def each(part: str) -> list[tuple[int, dict[str, Any], str]]:
+        return [(i, *localized(item, chain)) for i, item in zip(ids[part], drug[part], strict=True)]
+
     return {
         "slug": drug["slug"],
         "name": drug["name"],
@@ -77,7 +114,8 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
         "created_at": live.created_at,
         "updated_at": live.updated_at,
         "published_at": live.published_at,
-        "locale": locale,
+        "locale": drug_locale,
+        "available_locales": document_locales(snapshot, default_locale),
         "review": review_of(drug, today),
         "disclaimer": drug["disclaimer"],
         "disclaimer_html": _html(drug["disclaimer"]),
@@ -89,8 +127,9 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
                 "title": s["title"],
                 "body": s["body"],
                 "body_html": render_markdown(s["body"]),
+                "locale": used,
             }
-            for i, s in zip(ids["sections"], drug["sections"], strict=True)
+            for i, s, used in each("sections")
         ],
         "faqs": [
             {
@@ -99,8 +138,9 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
                 "answer": f["answer"],
                 "answer_html": render_markdown(f["answer"]),
                 "tags": f["tags"],
+                "locale": used,
             }
-            for i, f in zip(ids["faqs"], drug["faqs"], strict=True)
+            for i, f, used in each("faqs")
         ],
         "side_effects": [
             {
@@ -112,26 +152,23 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
                 "management_tips": e["management_tips"],
                 "urgency": e["urgency"],
                 "when_to_contact_care_team": e["when_to_contact_care_team"],
+                "locale": used,
             }
-            for i, e in zip(ids["side_effects"], drug["side_effects"], strict=True)
+            for i, e, used in each("side_effects")
         ],
         "monitoring": [
-            {"id": i, "name": m["name"], "purpose": m["purpose"], "frequency": m["frequency"]}
-            for i, m in zip(ids["monitoring"], drug["monitoring"], strict=True)
+            {"id": i, "name": m["name"], "purpose": m["purpose"], "frequency": m["frequency"], "locale": used}
+            for i, m, used in each("monitoring")
         ],
         "indications": [
             {
                 "id": i,
-                "condition": {
-                    "slug": ind["condition"],
-                    "name": conditions[ind["condition"]]["name"],
-                    "description": conditions[ind["condition"]]["description"],
-                    "links": {"self": f"{API}/conditions/{ind['condition']}"},
-                },
+                "condition": render_condition(conditions[ind["condition"]], chain),
                 "status": ind["status"],
                 "notes": ind["notes"],
+                "locale": used,
             }
-            for i, ind in zip(ids["indications"], drug["indications"], strict=True)
+            for i, ind, used in each("indications")
         ],
         "combinations": [
             {
@@ -142,8 +179,9 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
                 "rationale_html": _html(c["rationale"]),
                 "notes": c["notes"],
                 "notes_html": _html(c["notes"]),
+                "locale": used,
             }
-            for i, c in zip(ids["combinations"], drug["combinations"], strict=True)
+            for i, c, used in each("combinations")
         ],
         "stories": [
             {
@@ -152,25 +190,39 @@ def render_document(live: LiveRevision, *, locale: str, today: dt.date) -> dict[
                 "person": s["person"],
                 "body": s["body"],
                 "body_html": render_markdown(s["body"]),
+                "locale": used,
             }
-            for i, s in zip(ids["stories"], drug["stories"], strict=True)
+            for i, s, used in each("stories")
         ],
-        "support_resources": [render_resource(r) for r in snapshot["support_resources"]],
+        "support_resources": [render_resource(r, chain) for r in snapshot["support_resources"]],
         "links": {"self": drug_link(drug["slug"])},
     }
 
 
-def render_resource(resource: dict[str, Any]) -> dict[str, Any]:
+def render_condition(condition: dict[str, Any], chain: tuple[str, ...]) -> dict[str, Any]:
+    text, used = localized(condition, chain)
+    return {
+        "slug": condition["slug"],
+        "name": text["name"],
+        "description": text["description"],
+        "links": {"self": f"{API}/conditions/{condition['slug']}"},
+        "locale": used,
+    }
+
+
+def render_resource(resource: dict[str, Any], chain: tuple[str, ...]) -> dict[str, Any]:
+    text, used = localized(resource, chain)
     return {
         "slug": resource["slug"],
         "category": resource["category"],
-        "title": resource["title"],
-        "description": resource["description"],
-        "description_html": _html(resource["description"]),
+        "title": text["title"],
+        "description": text["description"],
+        "description_html": _html(text["description"]),
         "url": resource["url"],
         "phone": resource["phone"],
         "email": resource["email"],
         "is_global": resource["is_global"],
+        "locale": used,
     }
 
 
@@ -184,5 +236,6 @@ def summary_of(document: dict[str, Any], last_reviewed: str | None) -> dict[str,
         "codes": document["codes"],
         "updated_at": document["updated_at"],
         "last_reviewed": last_reviewed,
+        "locale": document["locale"],
         "links": document["links"],
     }

@@ -2,22 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_responses
 from app.core.http import public_json
+from app.core.locale import fallback_chain
 from app.core.markdown import render_markdown
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_link
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.types import SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
-from app.delivery.render import API, PARTS, render_resource, summary_of
+from app.delivery.dependencies import Locale, Store
+from app.delivery.render import API, PARTS, localized, render_resource, summary_of
+from app.delivery.responses import page_response, parse_list
 from app.delivery.store import PublishedStore, dumps, select_parts, strong_etag
+from app.search import service as search_service
+from app.search.query import MAX_QUERY_LENGTH, parse_query
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
@@ -30,6 +36,7 @@ SUMMARY_FIELDS = (
     "codes",
     "updated_at",
     "last_reviewed",
+    "locale",
     "links",
 )
 
@@ -38,52 +45,41 @@ Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
 ]
 Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
+ItemId = Annotated[int, Path(ge=1, le=2**53, description="The item's `id` (as in the drug's document).")]
+SearchText = Annotated[
+    str | None,
+    Query(
+        max_length=MAX_QUERY_LENGTH,
+        description='Full-text search (stemmed, per locale): words must all match, `"quoted words"` '
+        "match as a phrase, the last word (or one ending in `*`) as a prefix.",
+    ),
+]
+DrugFilter = Annotated[
+    str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only this drug (slug).")
+]
 
 
 class DrugNotPublished(NotFound):
     code, title = "drug_not_found", "Drug not found"
 
 
-def get_store(request: Request) -> PublishedStore:
-    store: PublishedStore = request.app.state.store
-    return store
+def _drug_ref(document: dict[str, Any]) -> dict[str, Any]:
+    return {"slug": document["slug"], "name": document["name"], "links": document["links"]}
 
 
-Store = Annotated[PublishedStore, Depends(get_store)]
-
-
-def _locale(settings: SettingsDep) -> str:
-    return settings.default_locale
-
-
-Locale = Annotated[str, Depends(_locale)]
-
-
-def _parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozenset[str] | None:
-    if raw is None:
-        return None
-    values = {v.strip().replace("-", "_") for v in raw.split(",") if v.strip()}
-    unknown = sorted(values - set(allowed))
-    if unknown:
-        raise InvalidParameters(
-            f"Unknown {name}: {', '.join(unknown)}. Choose from: {', '.join(allowed)}.",
-            errors=[
-                ProblemField(pointer=f"#/query/{name}", detail=f"unknown value {u!r}", code="unknown_value")
-                for u in unknown
-            ],
-        )
-    return frozenset(values)
-
-
-def _page_response(
-    request: Request, settings: SettingsDep, payload: dict[str, Any], *, locale: str | None = None
-) -> Response:
-    body = dumps(payload)
-    cursor = payload.get("next_cursor")
-    extra = {"Link": next_link(request.url, cursor)} if cursor else None
-    return public_json(
-        request, settings, body, strong_etag(body), None, content_language=locale, extra_headers=extra
-    )
+def _ranked(
+    conn: ReadConn,
+    settings: SettingsDep,
+    locale: str,
+    q: str,
+    *,
+    types: frozenset[str] | None = None,
+    drug: str | None = None,
+) -> list[search_service.Hit]:
+    """Every full-text hit for `q` in the locale, best first (for lists that page themselves)."""
+    scope = search_service.scope_for(locale, settings.default_locale, types=types, drug_slug=drug)
+    hits, _ = search_service.search(conn, parse_query(q), scope, limit=None, snippets=False)
+    return hits
 
 
 @router.get(
@@ -110,10 +106,12 @@ def list_drugs(
     letter: Annotated[
         str | None, Query(pattern=r"^([A-Za-z]|#)$", description="A–Z browse: first letter.")
     ] = None,
+    q: SearchText = None,
     sort: Annotated[
-        Literal["name", "-name", "updated_at", "-updated_at", "last_reviewed", "-last_reviewed"],
-        Query(description="Order; `-` for descending."),
-    ] = "name",
+        Literal["relevance", "name", "-name", "updated_at", "-updated_at", "last_reviewed", "-last_reviewed"]
+        | None,
+        Query(description="Order; `-` for descending. Default: `relevance` with `q`, else `name`."),
+    ] = None,
     fields: Annotated[
         str | None, Query(max_length=300, description="Comma-separated summary fields to return.")
     ] = None,
@@ -121,16 +119,39 @@ def list_drugs(
     cursor: Cursor = None,
 ) -> Response:
     """Published drugs, filtered, in a stable order, with cursor pagination (`Link: rel="next"`)."""
-    chosen = _parse_list(fields, SUMMARY_FIELDS, "fields")
+    chosen = parse_list(fields, SUMMARY_FIELDS, "fields")
     filters = delivery.DrugFilters(condition=condition, drug_class=drug_class, code=code, letter=letter)
-    rows, total, next_cursor = delivery.list_drugs(conn, filters, sort=sort, limit=limit, cursor=cursor)
+    if q is None and sort == "relevance":
+        raise InvalidParameters(
+            "`sort=relevance` needs a full-text query `q`.",
+            errors=[ProblemField(pointer="#/query/sort", detail="relevance needs q", code="needs_q")],
+        )
+    if q is not None:
+        scores: dict[int, float] = {}
+        for hit in _ranked(conn, settings, locale, q):
+            scores.setdefault(hit.drug_id, hit.score)  # hits come best first
+        if sort in (None, "relevance"):
+            rows, total, next_cursor = delivery.list_drugs_by_relevance(
+                conn, filters, scores, limit=limit, cursor=cursor
+            )
+        else:
+            filters = dataclasses.replace(filters, drug_ids=frozenset(scores))
+            rows, total, next_cursor = delivery.list_drugs(
+                conn, filters, sort=sort, limit=limit, cursor=cursor
+            )
+    else:
+        rows, total, next_cursor = delivery.list_drugs(
+            conn, filters, sort=sort or "name", limit=limit, cursor=cursor
+        )
     items = []
     for row, document in zip(rows, store.documents_for(rows, locale), strict=True):
         summary = summary_of(document, row.last_reviewed.isoformat() if row.last_reviewed else None)
         if chosen is not None:
             summary = {k: v for k, v in summary.items() if k in chosen or k == "slug"}
         items.append(summary)
-    return _page_response(request, settings, {"items": items, "next_cursor": next_cursor, "total": total})
+    return page_response(
+        request, settings, {"items": items, "next_cursor": next_cursor, "total": total}, locale=locale
+    )
 
 
 def _document(store: PublishedStore, slug: str, locale: str) -> dict[str, Any]:
@@ -177,14 +198,14 @@ def get_drug(
     ] = None,
 ) -> Response:
     """Every part embedded and ordered; `include=` chooses parts."""
-    parts = _parse_list(include, PARTS, "include")
+    parts = parse_list(include, PARTS, "include")
     key = ("document", tuple(sorted(parts)) if parts is not None else None)
     return _serve_shape(request, settings, store, slug, locale, key, lambda d: select_parts(d, parts))
 
 
 def _envelope(document: dict[str, Any], items: Any, *, key: str = "items") -> dict[str, Any]:
     return {
-        "drug": {"slug": document["slug"], "name": document["name"], "links": document["links"]},
+        "drug": _drug_ref(document),
         "locale": document["locale"],
         "disclaimer": document["disclaimer"],
         "review": document["review"],
@@ -215,6 +236,44 @@ _part_endpoint(
     "combinations", "combinations", schemas.CombinationList, "Combination therapies including the drug"
 )
 _part_endpoint("stories", "stories", schemas.StoryList, "Patient stories")
+
+
+def _part_item_endpoint(path: str, part: str, model: type, noun: str) -> None:
+    @router.get(
+        f"/drugs/{{slug}}/{path}/{{item_id}}",
+        response_model=model,
+        summary=f"One {noun} of a drug, by id",
+        responses=problem_responses(400, 404, 422),
+        name=f"get_drug_{part}_item",
+    )
+    def endpoint(
+        request: Request,
+        slug: SlugPath,
+        item_id: ItemId,
+        store: Store,
+        settings: SettingsDep,
+        locale: Locale,
+    ) -> Response:
+        document = _document(store, slug, locale)
+        if not any(item["id"] == item_id for item in document[part]):
+            raise NotFound(f"Drug {slug!r} has no {noun} with id {item_id}.")
+
+        def shape(d: dict[str, Any]) -> Any:
+            return _envelope(d, next(item for item in d[part] if item["id"] == item_id), key="item")
+
+        return _serve_shape(request, settings, store, slug, locale, (part, "item", item_id), shape)
+
+    endpoint.__doc__ = (
+        f"One {noun} (the link of a search hit), with the drug's disclaimer and review metadata."
+    )
+
+
+_part_item_endpoint("faqs", "faqs", schemas.FaqItem, "FAQ")
+_part_item_endpoint("side-effects", "side_effects", schemas.SideEffectItem, "side effect")
+_part_item_endpoint("monitoring", "monitoring", schemas.MonitoringItem, "monitoring item")
+_part_item_endpoint("indications", "indications", schemas.IndicationItem, "indication")
+_part_item_endpoint("combinations", "combinations", schemas.CombinationItem, "combination therapy")
+_part_item_endpoint("stories", "stories", schemas.StoryItem, "patient story")
 
 
 @router.get(
@@ -301,9 +360,10 @@ def get_drug_support_resources(
 ) -> Response:
     """The resources the drug links to, followed by global resources."""
     document = _document(store, slug, locale)
+    chain = fallback_chain(locale, settings.default_locale)
     linked = {r["slug"] for r in document["support_resources"]}
     items = document["support_resources"] + [
-        render_resource(r) for r in delivery.global_resources(conn) if r["slug"] not in linked
+        render_resource(r, chain) for r in delivery.global_resources(conn) if r["slug"] not in linked
     ]
     body = dumps(_envelope(document, items))
     return public_json(
@@ -321,22 +381,34 @@ def list_conditions(
     request: Request,
     conn: ReadConn,
     settings: SettingsDep,
+    locale: Locale,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
     """Conditions by name, with counts of approved and investigational published drugs."""
+    chain = fallback_chain(locale, settings.default_locale)
     conditions = delivery.list_conditions(conn)
     page, next_cursor = delivery.offset_page(conditions, kind="conditions", limit=limit, cursor=cursor)
-    items = [
-        {
-            **c,
-            "description_html": _markdown(c["description"]),
-            "links": {"self": f"{API}/conditions/{c['slug']}"},
-        }
-        for c in page
-    ]
-    return _page_response(
-        request, settings, {"items": items, "next_cursor": next_cursor, "total": len(conditions)}
+    items = []
+    for condition in page:
+        text, used = localized(condition, chain)
+        items.append(
+            {
+                "slug": condition["slug"],
+                "name": text["name"],
+                "description": text["description"],
+                "description_html": _markdown(text["description"]),
+                "approved_drugs": condition["approved_drugs"],
+                "investigational_drugs": condition["investigational_drugs"],
+                "locale": used,
+                "links": {"self": f"{API}/conditions/{condition['slug']}"},
+            }
+        )
+    return page_response(
+        request,
+        settings,
+        {"items": items, "next_cursor": next_cursor, "total": len(conditions)},
+        locale=locale,
     )
 
 
@@ -353,6 +425,7 @@ def get_condition(
     condition = delivery.find_condition(conn, slug)
     if condition is None:
         raise NotFound(f"No condition with slug {slug!r}.")
+    text, used = localized(dict(condition._mapping), fallback_chain(locale, settings.default_locale))
     rows = delivery.condition_drug_rows(conn, slug)
     drugs: dict[str, list[dict[str, Any]]] = {"approved": [], "investigational": []}
     for row, document in zip(rows, store.documents_for(rows, locale), strict=True):
@@ -364,22 +437,55 @@ def get_condition(
                 "drug_class": document["drug_class"],
                 "summary": document["summary"],
                 "notes": indication["notes"],
+                "locale": indication["locale"],
                 "links": document["links"],
             }
         )
     payload = {
         "slug": condition.slug,
-        "name": condition.name,
-        "description": condition.description,
-        "description_html": _markdown(condition.description),
+        "name": text["name"],
+        "description": text["description"],
+        "description_html": _markdown(text["description"]),
+        "locale": used,
         "drugs": drugs,
         "links": {"self": f"{API}/conditions/{slug}"},
     }
-    return _page_response(request, settings, payload, locale=locale)
+    return page_response(request, settings, payload, locale=locale)
 
 
 def _markdown(text: str | None) -> str | None:
     return render_markdown(text) if text else None
+
+
+def _across_drugs(
+    conn: ReadConn,
+    store: PublishedStore,
+    settings: SettingsDep,
+    locale: str,
+    part: str,
+    *,
+    q: str | None,
+    drug: str | None,
+    search_type: str,
+) -> list[dict[str, Any]]:
+    """Items of one part across published drugs: best match first with `q`, else by drug name and order."""
+    if q is None:
+        rows = delivery.published_rows(conn, slug=drug)
+        return [
+            {**item, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]}
+            for document in store.documents_for(rows, locale)
+            for item in document[part]
+        ]
+    hits = _ranked(conn, settings, locale, q, types=frozenset({search_type}), drug=drug)
+    rows = delivery.published_rows(conn, drug_ids=frozenset(hit.drug_id for hit in hits))
+    documents = {row.drug_id: doc for row, doc in zip(rows, store.documents_for(rows, locale), strict=True)}
+    found = []
+    for hit in hits:
+        document = documents.get(hit.drug_id)
+        item = next((i for i in document[part] if str(i["id"]) == hit.item_id), None) if document else None
+        if document is not None and item is not None:
+            found.append({**item, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]})
+    return found
 
 
 @router.get(
@@ -394,26 +500,88 @@ def list_faqs(
     store: Store,
     settings: SettingsDep,
     locale: Locale,
-    drug: Annotated[
-        str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only this drug's FAQs.")
-    ] = None,
+    q: SearchText = None,
+    drug: DrugFilter = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
-    """Every published FAQ, by drug name then the drug's order."""
-    rows = delivery.published_rows(conn, slug=drug)
-    faqs = [
-        {
-            **faq,
-            "drug": {"slug": document["slug"], "name": document["name"], "links": document["links"]},
-            "disclaimer": document["disclaimer"],
-        }
-        for document in store.documents_for(rows, locale)
-        for faq in document["faqs"]
-    ]
+    """Every published FAQ, by drug name then the drug's order; with `q`, the best matches first."""
+    faqs = _across_drugs(conn, store, settings, locale, "faqs", q=q, drug=drug, search_type="faq")
     page, next_cursor = delivery.offset_page(faqs, kind="faqs", limit=limit, cursor=cursor)
-    return _page_response(
+    return page_response(
         request, settings, {"items": page, "next_cursor": next_cursor, "total": len(faqs)}, locale=locale
+    )
+
+
+@router.get(
+    "/side-effects",
+    response_model=schemas.SideEffectPage,
+    summary="Side effects across published drugs: which drugs list a side effect",
+    responses=problem_responses(400, 422),
+)
+def list_side_effects(
+    request: Request,
+    conn: ReadConn,
+    store: Store,
+    settings: SettingsDep,
+    locale: Locale,
+    q: SearchText = None,
+    seriousness: Annotated[
+        Literal["common", "serious"] | None, Query(description="Only this seriousness.")
+    ] = None,
+    drug: DrugFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Response:
+    """Each drug's side effects, with the drug; `q` (e.g. `constipation`) finds them by full text."""
+    effects = _across_drugs(
+        conn, store, settings, locale, "side_effects", q=q, drug=drug, search_type="side_effect"
+    )
+    effects = [e for e in effects if seriousness in (None, e["seriousness"])]
+    page, next_cursor = delivery.offset_page(effects, kind="side-effects", limit=limit, cursor=cursor)
+    return page_response(
+        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(effects)}, locale=locale
+    )
+
+
+@router.get(
+    "/combinations",
+    response_model=schemas.CombinationPage,
+    summary="Combination therapies across published drugs: which regimens include a drug",
+    responses=problem_responses(400, 422),
+)
+def list_combinations(
+    request: Request,
+    conn: ReadConn,
+    store: Store,
+    settings: SettingsDep,
+    locale: Locale,
+    component: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="A component's name or drug slug, case-insensitive (e.g. `dexamethasone`).",
+        ),
+    ] = None,
+    drug: DrugFilter = None,
+    limit: Limit = DEFAULT_LIMIT,
+    cursor: Cursor = None,
+) -> Response:
+    """Regimens by drug name then the drug's order; `component=` keeps those that include it."""
+    wanted = delivery.regimens_with_component(conn, component) if component is not None else None
+    rows = delivery.published_rows(
+        conn, slug=drug, drug_ids=frozenset(wanted) if wanted is not None else None
+    )
+    regimens = [
+        {**combination, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]}
+        for row, document in zip(rows, store.documents_for(rows, locale), strict=True)
+        for combination in document["combinations"]
+        if wanted is None or combination["id"] in wanted[row.drug_id]
+    ]
+    page, next_cursor = delivery.offset_page(regimens, kind="combinations", limit=limit, cursor=cursor)
+    return page_response(
+        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(regimens)}, locale=locale
     )
 
 
@@ -441,16 +609,17 @@ def list_support_resources(
     cursor: Cursor = None,
 ) -> Response:
     """Support groups, financial assistance, educational and nutrition resources."""
+    chain = fallback_chain(locale, settings.default_locale)
     if drug is None:
-        resources = [render_resource(r) for r in delivery.list_resources(conn, category=category)]
+        resources = [render_resource(r, chain) for r in delivery.list_resources(conn, category=category)]
     else:
         document = _document(store, drug, locale)
         linked = {r["slug"] for r in document["support_resources"]}
         resources = document["support_resources"] + [
-            render_resource(r) for r in delivery.global_resources(conn) if r["slug"] not in linked
+            render_resource(r, chain) for r in delivery.global_resources(conn) if r["slug"] not in linked
         ]
         resources = [r for r in resources if category in (None, r["category"])]
     page, next_cursor = delivery.offset_page(resources, kind="resources", limit=limit, cursor=cursor)
-    return _page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(resources)}
+    return page_response(
+        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(resources)}, locale=locale
     )

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 
 class Out(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+ItemLocale = Annotated[
+    str,
+    Field(
+        description="The locale this item's text is served in: the one asked for where translated, "
+        "else the default locale.",
+        examples=["en"],
+    ),
+]
 
 
 class Links(Out):
@@ -47,6 +57,7 @@ class SectionOut(Out):
     title: str
     body: str = Field(description="Markdown.")
     body_html: str = Field(description="Sanitized HTML rendered from `body`.")
+    locale: ItemLocale
 
 
 class FaqOut(Out):
@@ -55,6 +66,7 @@ class FaqOut(Out):
     answer: str
     answer_html: str
     tags: list[str]
+    locale: ItemLocale
 
 
 class SideEffectOut(Out):
@@ -66,6 +78,7 @@ class SideEffectOut(Out):
     management_tips: list[str]
     urgency: Literal["self-care", "contact-care-team", "emergency"] | None
     when_to_contact_care_team: str | None
+    locale: ItemLocale
 
 
 class MonitoringOut(Out):
@@ -73,6 +86,7 @@ class MonitoringOut(Out):
     name: str
     purpose: str
     frequency: str | None
+    locale: ItemLocale
 
 
 class ConditionRef(Out):
@@ -80,6 +94,7 @@ class ConditionRef(Out):
     name: str
     description: str | None
     links: Links
+    locale: ItemLocale
 
 
 class IndicationOut(Out):
@@ -87,6 +102,7 @@ class IndicationOut(Out):
     condition: ConditionRef
     status: Literal["approved", "investigational"]
     notes: str | None
+    locale: ItemLocale
 
 
 class ComponentOut(Out):
@@ -103,6 +119,7 @@ class CombinationOut(Out):
     rationale_html: str | None
     notes: str | None
     notes_html: str | None
+    locale: ItemLocale
 
 
 class Person(Out):
@@ -117,6 +134,7 @@ class StoryOut(Out):
     person: Person
     body: str
     body_html: str
+    locale: ItemLocale
 
 
 class SupportResourceOut(Out):
@@ -129,6 +147,7 @@ class SupportResourceOut(Out):
     phone: str | None
     email: str | None
     is_global: bool
+    locale: ItemLocale
 
 
 class DrugDocument(Out):
@@ -146,7 +165,10 @@ class DrugDocument(Out):
     created_at: dt.datetime
     updated_at: dt.datetime
     published_at: dt.datetime
-    locale: str
+    locale: str = Field(description="The locale of the drug's own text (name, summary, ...).")
+    available_locales: list[str] = Field(
+        description="Every locale some text of this drug exists in, the default first."
+    )
     review: Review
     disclaimer: str | None
     disclaimer_html: str | None
@@ -173,6 +195,7 @@ class DrugSummary(Out):
     codes: dict[str, str] | None = None
     updated_at: dt.datetime | None = None
     last_reviewed: dt.date | None = None
+    locale: str | None = None
     links: Links | None = None
 
 
@@ -198,6 +221,30 @@ class SectionList(_PartEnvelope):
 
 class SectionItem(_PartEnvelope):
     item: SectionOut
+
+
+class FaqItem(_PartEnvelope):
+    item: FaqOut
+
+
+class SideEffectItem(_PartEnvelope):
+    item: SideEffectOut
+
+
+class MonitoringItem(_PartEnvelope):
+    item: MonitoringOut
+
+
+class IndicationItem(_PartEnvelope):
+    item: IndicationOut
+
+
+class CombinationItem(_PartEnvelope):
+    item: CombinationOut
+
+
+class StoryItem(_PartEnvelope):
+    item: StoryOut
 
 
 class FaqList(_PartEnvelope):
@@ -235,6 +282,7 @@ class ConditionSummary(Out):
     description_html: str | None
     approved_drugs: int = Field(description="Published drugs approved for this condition.")
     investigational_drugs: int = Field(description="Published drugs under research for it.")
+    locale: ItemLocale
     links: Links
 
 
@@ -248,6 +296,7 @@ class ConditionDrug(Out):
     drug_class: str | None
     summary: str | None
     notes: str | None = Field(description="The indication's notes, e.g. the line of therapy.")
+    locale: ItemLocale
     links: Links
 
 
@@ -261,6 +310,7 @@ class ConditionDetail(Out):
     name: str
     description: str | None
     description_html: str | None
+    locale: ItemLocale
     drugs: ConditionDrugs
     links: Links
 
@@ -272,6 +322,24 @@ class FaqAcrossDrugs(FaqOut):
 
 class FaqPage(Page):
     items: list[FaqAcrossDrugs]
+
+
+class SideEffectAcrossDrugs(SideEffectOut):
+    drug: DrugRef
+    disclaimer: str | None
+
+
+class SideEffectPage(Page):
+    items: list[SideEffectAcrossDrugs]
+
+
+class CombinationAcrossDrugs(CombinationOut):
+    drug: DrugRef
+    disclaimer: str | None
+
+
+class CombinationPage(Page):
+    items: list[CombinationAcrossDrugs]
 
 
 class ResourcePage(Page):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -11,7 +12,13 @@ import sqlalchemy as sa
 from app.conditions.models import Condition
 from app.core.errors import InvalidParameters, ProblemField
 from app.core.pagination import bad_cursor, decode_cursor, encode_cursor
-from app.publishing.models import PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.publishing.models import (
+    PublishedCombinationComponent,
+    PublishedDrug,
+    PublishedDrugCode,
+    PublishedDrugCondition,
+    PublishedDrugLocale,
+)
 from app.resources.models import SupportResource
 
 DrugSort = Literal["name", "-name", "updated_at", "-updated_at", "last_reviewed", "-last_reviewed"]
@@ -24,6 +31,7 @@ class DrugFilters:
     drug_class: str | None = None
     code: str | None = None
     letter: str | None = None
+    drug_ids: frozenset[int] | None = None
 
 
 def parse_code(code: str) -> tuple[str, str]:
@@ -100,6 +108,8 @@ def _filtered(filters: DrugFilters) -> Any:
         )
     if filters.letter:
         query = query.where(PublishedDrug.letter == filters.letter.casefold())
+    if filters.drug_ids is not None:
+        query = query.where(PublishedDrug.drug_id.in_(sorted(filters.drug_ids)))
     return query
 
 
@@ -130,14 +140,52 @@ def list_drugs(
     return rows, total, next_cursor
 
 
-def published_rows(conn: sa.Connection, *, slug: str | None = None) -> list[Any]:
+def list_drugs_by_relevance(
+    conn: sa.Connection, filters: DrugFilters, scores: dict[int, float], *, limit: int, cursor: str | None
+) -> tuple[list[Any], int, str | None]:
+    """One page of the drugs that match a full-text query, best match first."""
+    rows = list(conn.execute(_filtered(dataclasses.replace(filters, drug_ids=frozenset(scores)))))
+    rows.sort(key=lambda row: (-scores[row.drug_id], row.name_key, row.drug_id))
+    page, next_cursor = offset_page(rows, kind="drugs-by-relevance", limit=limit, cursor=cursor)
+    return page, len(rows), next_cursor
+
+
+def published_rows(
+    conn: sa.Connection, *, slug: str | None = None, drug_ids: frozenset[int] | None = None
+) -> list[Any]:
     """Every published drug (or one), in name order, with what the store needs to render it."""
     query = sa.select(
         PublishedDrug.drug_id, PublishedDrug.slug, PublishedDrug.revision_id, PublishedDrug.published_at
     ).order_by(PublishedDrug.name_key, PublishedDrug.drug_id)
     if slug is not None:
         query = query.where(PublishedDrug.slug == slug)
+    if drug_ids is not None:
+        query = query.where(PublishedDrug.drug_id.in_(sorted(drug_ids)))
     return list(conn.execute(query))
+
+
+def published_locales(conn: sa.Connection) -> list[str]:
+    """Every locale some published text is translated into (the default locale aside)."""
+    return list(conn.scalars(sa.select(PublishedDrugLocale.locale).distinct()))
+
+
+def regimens_with_component(conn: sa.Connection, component: str) -> dict[int, set[int]]:
+    """Published drug id → ids of its regimens with a component of that name or drug slug."""
+    key = component.strip().casefold()[:200]
+    rows = conn.execute(
+        sa.select(PublishedCombinationComponent.drug_id, PublishedCombinationComponent.combination_id)
+        .where(
+            sa.or_(
+                PublishedCombinationComponent.name_key == key,
+                PublishedCombinationComponent.component_drug_slug == key,
+            )
+        )
+        .distinct()
+    )
+    found: dict[int, set[int]] = {}
+    for drug_id, combination_id in rows:
+        found.setdefault(drug_id, set()).add(combination_id)
+    return found
 
 
 def offset_page(
@@ -168,7 +216,7 @@ def list_conditions(conn: sa.Connection) -> list[dict[str, Any]]:
         )
     }
     rows = conn.execute(
-        sa.select(Condition.slug, Condition.name, Condition.description).order_by(
+        sa.select(Condition.slug, Condition.name, Condition.description, Condition.translations).order_by(
             Condition.name, Condition.slug
         )
     )
@@ -177,6 +225,7 @@ def list_conditions(conn: sa.Connection) -> list[dict[str, Any]]:
             "slug": row.slug,
             "name": row.name,
             "description": row.description,
+            "translations": row.translations,
             "approved_drugs": counts.get((row.slug, "approved"), 0),
             "investigational_drugs": counts.get((row.slug, "investigational"), 0),
         }
@@ -186,7 +235,9 @@ def list_conditions(conn: sa.Connection) -> list[dict[str, Any]]:
 
 def find_condition(conn: sa.Connection, slug: str) -> Any | None:
     return conn.execute(
-        sa.select(Condition.slug, Condition.name, Condition.description).where(Condition.slug == slug)
+        sa.select(Condition.slug, Condition.name, Condition.description, Condition.translations).where(
+            Condition.slug == slug
+        )
     ).one_or_none()
 
 
@@ -216,6 +267,7 @@ def list_resources(conn: sa.Connection, *, category: str | None) -> list[dict[st
         SupportResource.phone,
         SupportResource.email,
         SupportResource.is_global,
+        SupportResource.translations,
     ).order_by(SupportResource.title, SupportResource.slug)
     if category:
         query = query.where(SupportResource.category == category)

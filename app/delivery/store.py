@@ -120,7 +120,12 @@ class PublishedStore:
         today = dt.datetime.now(dt.UTC).date()
         return self.documents.get_or_make(  # type: ignore[no-any-return]
             (revision_id, published_at, locale, today),
-            lambda: render_document(self._load_live(revision_id, published_at), locale=locale, today=today),
+            lambda: render_document(
+                self._load_live(revision_id, published_at),
+                locale=locale,
+                default_locale=self.db.settings.default_locale,
+                today=today,
+            ),
         )
 
     def find_document(self, slug: str, locale: str) -> dict[str, Any] | None:

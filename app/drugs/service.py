@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 from sqlalchemy.orm import Session, selectinload
 
 from app.bundle.schemas import (
+    TRANSLATION_MODELS,
     CombinationIn,
     ComponentIn,
     ConditionIn,
@@ -25,7 +28,8 @@ from app.bundle.schemas import (
 )
 from app.conditions.models import Condition
 from app.core.db import utcnow
-from app.core.errors import NotFound
+from app.core.errors import AppError, NotFound, ProblemField, validation_problem_fields
+from app.core.locale import normalize_tag
 from app.drugs.models import (
     Combination,
     CombinationComponent,
@@ -45,6 +49,26 @@ from app.resources.models import DrugSupportResource, SupportResource
 class DrugNotFound(NotFound):
     code = "drug_not_found"
     title = "Drug not found"
+
+
+class PartNotFound(NotFound):
+    code = "part_not_found"
+    title = "Part not found"
+
+
+class TranslationInvalid(AppError):
+    status, code, title = 422, "translation_invalid", "The translation is invalid"
+
+
+PART_TABLES: dict[str, type[Any]] = {
+    "sections": Section,
+    "faqs": Faq,
+    "side_effects": SideEffect,
+    "monitoring": MonitoringItem,
+    "indications": Indication,
+    "combinations": Combination,
+    "stories": PatientStory,
+}
 
 
 AGGREGATE_OPTIONS = (
@@ -86,6 +110,7 @@ def to_drug_in(drug: Drug) -> DrugIn:
         brand_names=list(drug.brand_names),
         drug_class=drug.drug_class,
         summary=drug.summary,
+        translations=drug.translations or {},
         codes={c.system: c.code for c in drug.codes},
         status=drug.status,
         review=ReviewIn(
@@ -99,8 +124,14 @@ def to_drug_in(drug: Drug) -> DrugIn:
             SourceIn(title=s.title, publisher=s.publisher, url=s.url, accessed=s.accessed, note=s.note)
             for s in drug.sources
         ],
-        sections=[SectionIn(key=s.key, title=s.title, body=s.body) for s in drug.sections],
-        faqs=[FaqIn(question=f.question, answer=f.answer, tags=list(f.tags)) for f in drug.faqs],
+        sections=[
+            SectionIn(key=s.key, title=s.title, body=s.body, translations=s.translations or {})
+            for s in drug.sections
+        ],
+        faqs=[
+            FaqIn(question=f.question, answer=f.answer, tags=list(f.tags), translations=f.translations or {})
+            for f in drug.faqs
+        ],
         side_effects=[
             SideEffectIn(
                 name=e.name,
@@ -109,14 +140,21 @@ def to_drug_in(drug: Drug) -> DrugIn:
                 management_tips=list(e.management_tips),
                 urgency=e.urgency,
                 when_to_contact_care_team=e.when_to_contact_care_team,
+                translations=e.translations or {},
             )
             for e in drug.side_effects
         ],
         monitoring=[
-            MonitoringIn(name=m.name, purpose=m.purpose, frequency=m.frequency) for m in drug.monitoring
+            MonitoringIn(
+                name=m.name, purpose=m.purpose, frequency=m.frequency, translations=m.translations or {}
+            )
+            for m in drug.monitoring
         ],
         indications=[
-            IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes) for i in drug.indications
+            IndicationIn(
+                condition=i.condition.slug, status=i.status, notes=i.notes, translations=i.translations or {}
+            )
+            for i in drug.indications
         ],
         combinations=[
             CombinationIn(
@@ -127,6 +165,7 @@ def to_drug_in(drug: Drug) -> DrugIn:
                     ComponentIn(name=k.name, drug=k.drug.slug if k.drug else None, role=k.role)
                     for k in c.components
                 ],
+                translations=c.translations or {},
             )
             for c in drug.combinations
         ],
@@ -135,6 +174,7 @@ def to_drug_in(drug: Drug) -> DrugIn:
                 title=s.title,
                 person=PersonIn(name=s.person_name, age=s.person_age, occupation=s.person_occupation),
                 body=s.body,
+                translations=s.translations or {},
             )
             for s in drug.stories
         ],
@@ -156,7 +196,12 @@ def part_ids(drug: Drug) -> dict[str, list[int]]:
 
 
 def condition_in(condition: Condition) -> ConditionIn:
-    return ConditionIn(slug=condition.slug, name=condition.name, description=condition.description)
+    return ConditionIn(
+        slug=condition.slug,
+        name=condition.name,
+        description=condition.description,
+        translations=condition.translations or {},
+    )
 
 
 def resource_in(resource: SupportResource) -> SupportResourceIn:
@@ -169,6 +214,7 @@ def resource_in(resource: SupportResource) -> SupportResourceIn:
         phone=resource.phone,
         email=resource.email,
         is_global=resource.is_global,
+        translations=resource.translations or {},
     )
 
 
@@ -198,6 +244,7 @@ def replace_content(
     drug.brand_names = list(data.brand_names)
     drug.drug_class = data.drug_class
     drug.summary = data.summary
+    drug.translations = _stored(data.translations)
     drug.status = data.status
     drug.disclaimer = data.disclaimer
     drug.last_reviewed = data.review.last_reviewed
@@ -234,10 +281,17 @@ def replace_content(
         for i, s in enumerate(data.sources)
     ]
     drug.sections = [
-        Section(position=i, key=s.key, title=s.title, body=s.body) for i, s in enumerate(data.sections)
+        Section(position=i, key=s.key, title=s.title, body=s.body, translations=_stored(s.translations))
+        for i, s in enumerate(data.sections)
     ]
     drug.faqs = [
-        Faq(position=i, question=f.question, answer=f.answer, tags=list(f.tags))
+        Faq(
+            position=i,
+            question=f.question,
+            answer=f.answer,
+            tags=list(f.tags),
+            translations=_stored(f.translations),
+        )
         for i, f in enumerate(data.faqs)
     ]
     drug.side_effects = [
@@ -249,15 +303,28 @@ def replace_content(
             management_tips=list(e.management_tips),
             urgency=e.urgency,
             when_to_contact_care_team=e.when_to_contact_care_team,
+            translations=_stored(e.translations),
         )
         for i, e in enumerate(data.side_effects)
     ]
     drug.monitoring = [
-        MonitoringItem(position=i, name=m.name, purpose=m.purpose, frequency=m.frequency)
+        MonitoringItem(
+            position=i,
+            name=m.name,
+            purpose=m.purpose,
+            frequency=m.frequency,
+            translations=_stored(m.translations),
+        )
         for i, m in enumerate(data.monitoring)
     ]
     drug.indications = [
-        Indication(position=i, condition=conditions[ind.condition], status=ind.status, notes=ind.notes)
+        Indication(
+            position=i,
+            condition=conditions[ind.condition],
+            status=ind.status,
+            notes=ind.notes,
+            translations=_stored(ind.translations),
+        )
         for i, ind in enumerate(data.indications)
     ]
     drug.combinations = [
@@ -266,6 +333,7 @@ def replace_content(
             name=c.name,
             rationale=c.rationale,
             notes=c.notes,
+            translations=_stored(c.translations),
             components=[
                 CombinationComponent(
                     position=j, name=k.name, role=k.role, drug=drugs_by_slug[k.drug] if k.drug else None
@@ -283,6 +351,7 @@ def replace_content(
             person_age=s.person.age,
             person_occupation=s.person.occupation,
             body=s.body,
+            translations=_stored(s.translations),
         )
         for i, s in enumerate(data.stories)
     ]
@@ -291,3 +360,56 @@ def replace_content(
         for i, slug in enumerate(data.support_resources)
     ]
     session.flush()
+
+
+def _stored(translations: Mapping[str, Any]) -> dict[str, Any]:
+    """Validated translations as the JSON the `translations` columns hold (locale → fields)."""
+    return {tag: model.model_dump(mode="json") for tag, model in translations.items()}
+
+
+def set_translation(
+    session: Session,
+    drug: Drug,
+    part: str,
+    id: int | None,
+    locale: str,
+    fields: Mapping[str, Any] | None,
+) -> Any:
+    """Set one item's text in one locale on the working draft; empty `fields` removes that locale.
+
+    `part` is `drug` (with `id` None) or a part list of the document (`faqs`, `sections`, ...);
+    `fields` holds only that part's text fields and is validated like a bundle's translations.
+    The caller records the revision and publishes, as for every other draft edit.
+    """
+    tag = normalize_tag(locale)
+    if tag is None:
+        raise TranslationInvalid(
+            f"{locale[:40]!r} is not a BCP 47 language tag.",
+            errors=[ProblemField(pointer="/locale", detail="invalid language tag", code="invalid_locale")],
+        )
+    model = TRANSLATION_MODELS.get(part)
+    if model is None or part not in ("drug", *PART_TABLES):
+        raise PartNotFound(
+            f"{part!r} has no translatable text; use `drug` or one of {', '.join(PART_TABLES)}."
+        )
+    target: Any = drug
+    if part != "drug":
+        target = next((item for item in getattr(drug, part) if item.id == id), None)
+        if target is None:
+            raise PartNotFound(f"Drug {drug.slug!r} has no {part} item with id {id}.")
+    translations = dict(target.translations or {})
+    if fields:
+        try:
+            translations[tag] = model.model_validate(dict(fields)).model_dump(mode="json")
+        except ValidationError as exc:
+            errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+            raise TranslationInvalid(
+                "The translation is invalid.", errors=validation_problem_fields(errors)
+            ) from exc
+    else:
+        translations.pop(tag, None)
+    # A new dict, so the JSON column is seen as changed; the part's version advances with it.
+    target.translations = translations
+    drug.updated_at = utcnow()
+    session.flush()
+    return target

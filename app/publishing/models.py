@@ -53,6 +53,30 @@ class PublishedDrugCondition(Base):
     __table_args__ = (sa.CheckConstraint("status IN ('approved', 'investigational')", name="status"),)
 
 
+class PublishedDrugLocale(Base):
+    """A locale some text of the live revision is translated into (what `Accept-Language` can pick)."""
+
+    __tablename__ = "published_drug_locale"
+
+    drug_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("published_drug.drug_id", ondelete="CASCADE"), primary_key=True
+    )
+    locale: Mapped[str] = mapped_column(sa.String(35), primary_key=True, index=True)
+
+
+class PublishedCombinationComponent(Base):
+    """A component of a published regimen, for "which regimens include this drug"."""
+
+    __tablename__ = "published_combination_component"
+
+    drug_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("published_drug.drug_id", ondelete="CASCADE"), primary_key=True
+    )
+    combination_id: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name_key: Mapped[str] = mapped_column(sa.String(200), primary_key=True, index=True)
+    component_drug_slug: Mapped[str | None] = mapped_column(sa.String(100), index=True)
+
+
 class ContentState(Base):
     """A single row: the content generation, bumped in the same transaction as every write."""
 

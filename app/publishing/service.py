@@ -6,10 +6,19 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
+from app.delivery.render import document_locales
 from app.drugs.models import Drug
 from app.drugs.service import snapshot
-from app.publishing.models import ContentState, PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.publishing.models import (
+    ContentState,
+    PublishedCombinationComponent,
+    PublishedDrug,
+    PublishedDrugCode,
+    PublishedDrugCondition,
+    PublishedDrugLocale,
+)
 from app.revisions.models import DrugRevision
+from app.search import service as search_service
 
 
 def bump_generation(session: Session) -> None:
@@ -78,8 +87,13 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
     published.updated_at = revision.drug_updated_at
     published.published_at = utcnow()
     session.flush()
-    session.execute(sa.delete(PublishedDrugCode).where(PublishedDrugCode.drug_id == drug.id))
-    session.execute(sa.delete(PublishedDrugCondition).where(PublishedDrugCondition.drug_id == drug.id))
+    for table in (
+        PublishedDrugCode,
+        PublishedDrugCondition,
+        PublishedDrugLocale,
+        PublishedCombinationComponent,
+    ):
+        session.execute(sa.delete(table).where(table.drug_id == drug.id))
     session.add_all(
         PublishedDrugCode(drug_id=drug.id, system=system, code=code)
         for system, code in document["codes"].items()
@@ -88,13 +102,32 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
         PublishedDrugCondition(drug_id=drug.id, condition_slug=ind["condition"], status=ind["status"])
         for ind in document["indications"]
     )
+    session.add_all(
+        PublishedDrugLocale(drug_id=drug.id, locale=locale)
+        for locale in document_locales(revision.document, search_service.default_locale(session))[1:]
+    )
+    session.add_all(
+        PublishedCombinationComponent(
+            drug_id=drug.id,
+            combination_id=combination_id,
+            name_key=component["name"].casefold()[:200],
+            component_drug_slug=component["drug"],
+        )
+        for combination_id, combination in zip(
+            revision.document["ids"]["combinations"], document["combinations"], strict=True
+        )
+        for component in combination["components"]
+    )
+    session.flush()
+    search_service.index_drug(session, drug.id, revision.document)
     bump_generation(session)
     session.flush()
     return published
 
 
 def unpublish(session: Session, drug: Drug) -> None:
-    """Remove the drug from every public view."""
+    """Remove the drug from every public view (search included)."""
+    search_service.remove_drug(session, drug.id)
     session.execute(sa.delete(PublishedDrug).where(PublishedDrug.drug_id == drug.id))
     bump_generation(session)
 

@@ -1,0 +1,36 @@
+"""Dependencies of the public routers: the published store and the negotiated locale."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from app.core.db import Database
+from app.core.deps import SettingsDep
+from app.core.locale import RequestedLocales, negotiate
+from app.delivery import service as delivery
+from app.delivery.store import PublishedStore
+
+
+def get_store(request: Request) -> PublishedStore:
+    store: PublishedStore = request.app.state.store
+    return store
+
+
+def negotiated_locale(request: Request, requested: RequestedLocales, settings: SettingsDep) -> str:
+    """The locale to serve: the client's first choice (or a shorter tag of it) that content exists in.
+
+    Only a request for something other than the default locale costs a query.
+    """
+
+    def available() -> list[str]:
+        db: Database = request.app.state.db
+        with db.engine.connect() as conn:
+            return delivery.published_locales(conn)
+
+    return negotiate(requested, available, settings.default_locale)
+
+
+Store = Annotated[PublishedStore, Depends(get_store)]
+Locale = Annotated[str, Depends(negotiated_locale)]

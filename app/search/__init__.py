@@ -1,0 +1,1 @@
+"""Full-text search over published content (SQLite FTS5 / PostgreSQL tsvector)."""

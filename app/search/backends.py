@@ -1,0 +1,281 @@
+"""Each engine's full-text machinery, behind the same few functions (chosen by dialect name).
+
+SQLite: two FTS5 tables keyed by `search_entry.id`, one with the Porter stemmer (English) and one
+that folds case and diacritics (every other language); bm25 with column weights, snippet().
+PostgreSQL: `search_entry.document`, a tsvector weighted A/B/C in the entry's own text search
+configuration, with a GIN index; ts_rank_cd, ts_headline. Both are created by the migration.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, cast
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+
+from app.search.models import SearchEntry
+from app.search.query import ParsedQuery, fts5_match, tsquery_text
+
+entry = cast(sa.Table, SearchEntry.__table__)
+FTS_TABLES = ("search_fts_porter", "search_fts_plain")
+
+# Markers the engines put around matches; control characters never occur in stored text (every
+# text field refuses them), so after HTML-escaping the snippet they can only be ours.
+MARK_START, MARK_END = "\x02", "\x03"
+SNIPPET_COLUMNS = ("a_text", "b_text", "c_text")
+_ANGLES = "\x04\x05"
+_UNHIDE = str.maketrans(_ANGLES, "<>")
+
+HIT_COLUMNS = (
+    entry.c.id,
+    entry.c.drug_id,
+    entry.c.drug_slug,
+    entry.c.drug_name,
+    entry.c.type,
+    entry.c.item_id,
+    entry.c.locale,
+    entry.c.analyzer,
+    entry.c.title,
+    entry.c.link,
+    entry.c.position,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which entries a search looks at: a locale chain (most specific first), types, one drug."""
+
+    chain: tuple[str, ...]
+    analyzers: tuple[str, ...]
+    types: frozenset[str] | None = None
+    drug_slug: str | None = None
+
+
+def scope_filters(scope: Scope) -> list[sa.ColumnElement[bool]]:
+    """Each item once, in the first locale of the chain it has an entry in; then types and drug."""
+    shadow = entry.alias("more_specific")
+    per_locale: list[sa.ColumnElement[bool]] = []
+    for i, locale in enumerate(scope.chain):
+        condition = entry.c.locale == locale
+        if i:
+            condition = sa.and_(
+                condition,
+                ~sa.exists().where(
+                    shadow.c.drug_id == entry.c.drug_id,
+                    shadow.c.type == entry.c.type,
+                    shadow.c.item_id == entry.c.item_id,
+                    shadow.c.locale.in_(scope.chain[:i]),
+                ),
+            )
+        per_locale.append(condition)
+    filters = [sa.or_(*per_locale)]
+    if scope.types:
+        filters.append(entry.c.type.in_(sorted(scope.types)))
+    if scope.drug_slug:
+        filters.append(entry.c.drug_slug == scope.drug_slug)
+    return filters
+
+
+class Backend(Protocol):
+    def write(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None: ...
+
+    def delete(self, conn: sa.Connection, drug_id: int) -> None: ...
+
+    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
+        """One SELECT of matching entries (HIT_COLUMNS + `score`) per index the scope touches."""
+        ...
+
+    def snippets(
+        self, conn: sa.Connection, query: ParsedQuery, hits: Sequence[Any]
+    ) -> dict[int, tuple[str, ...]]:
+        """For each hit id, its three text columns as snippets with MARK_START/MARK_END around matches."""
+        ...
+
+
+class SqliteBackend:
+    # bm25 column weights for a_text, b_text, c_text: a name or question match outweighs a mention.
+    WEIGHTS = (10.0, 4.0, 1.0)
+    SNIPPET_TOKENS = 16
+
+    @staticmethod
+    def table_for(analyzer: str) -> str:
+        return "search_fts_porter" if analyzer == "english" else "search_fts_plain"
+
+    @staticmethod
+    def _query_analyzer(table: str) -> str:
+        """How the table's tokenizer treats words: Porter-stemmed English, or plain folding."""
+        return "english" if table == "search_fts_porter" else "simple"
+
+    def write(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        ids = conn.execute(
+            sa.insert(entry).returning(entry.c.id, sort_by_parameter_order=True), list(rows)
+        ).scalars()
+        by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for row_id, row in zip(ids, rows, strict=True):
+            by_table[self.table_for(row["analyzer"])].append(
+                {"rowid": row_id, **{c: row[c] for c in SNIPPET_COLUMNS}}
+            )
+        for table, fts_rows in by_table.items():
+            # `table` is one of FTS_TABLES, never input.
+            insert = f"INSERT INTO {table} (rowid, a_text, b_text, c_text) "
+            conn.execute(sa.text(insert + "VALUES (:rowid, :a_text, :b_text, :c_text)"), fts_rows)
+
+    def delete(self, conn: sa.Connection, drug_id: int) -> None:
+        for table in FTS_TABLES:
+            delete = f"DELETE FROM {table} "  # noqa: S608  (a constant of FTS_TABLES)
+            in_drug = "WHERE rowid IN (SELECT id FROM search_entry WHERE drug_id = :d)"
+            conn.execute(sa.text(delete + in_drug), {"d": drug_id})
+        conn.execute(sa.delete(entry).where(entry.c.drug_id == drug_id))
+
+    def _tables(self, scope: Scope) -> dict[str, list[str]]:
+        tables: dict[str, list[str]] = defaultdict(list)
+        for analyzer in scope.analyzers:
+            tables[self.table_for(analyzer)].append(analyzer)
+        return tables
+
+    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
+        selects = []
+        for table, analyzers in self._tables(scope).items():
+            match = fts5_match(query, self._query_analyzer(table))
+            if match is None:
+                continue
+            fts = sa.table(table, sa.column("rowid"))
+            fts_name: sa.ColumnClause[Any] = sa.literal_column(table)
+            score = -sa.func.bm25(fts_name, *self.WEIGHTS)
+            selects.append(
+                sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score"))
+                .select_from(fts.join(entry, entry.c.id == fts.c.rowid))
+                .where(fts_name.op("MATCH")(match), entry.c.analyzer.in_(analyzers), *scope_filters(scope))
+            )
+        return selects
+
+    def snippets(
+        self, conn: sa.Connection, query: ParsedQuery, hits: Sequence[Any]
+    ) -> dict[int, tuple[str, ...]]:
+        found: dict[int, tuple[str, ...]] = {}
+        by_table: dict[str, list[int]] = defaultdict(list)
+        for hit in hits:
+            by_table[self.table_for(hit.analyzer)].append(hit.id)
+        for table, ids in by_table.items():
+            match = fts5_match(query, self._query_analyzer(table))
+            if match is None:
+                continue
+            fts_name: sa.ColumnClause[Any] = sa.literal_column(table)
+            snippets = [
+                sa.func.snippet(fts_name, column, MARK_START, MARK_END, "…", self.SNIPPET_TOKENS)
+                for column in range(len(SNIPPET_COLUMNS))
+            ]
+            rows = conn.execute(
+                sa.select(sa.literal_column("rowid"), *snippets)
+                .select_from(sa.table(table))
+                .where(fts_name.op("MATCH")(match), sa.literal_column("rowid").in_(ids))
+            )
+            found.update({row[0]: tuple(row[1:]) for row in rows})
+        return found
+
+
+class PostgresBackend:
+    # ts_rank_cd weights for D, C, B, A (A = names and questions).
+    WEIGHTS = "{0.05, 0.2, 0.5, 1.0}"
+    HEADLINE_OPTIONS = (
+        f"StartSel={MARK_START}, StopSel={MARK_END}, MaxWords=30, MinWords=12, ShortWord=2, "
+        'MaxFragments=2, FragmentDelimiter=" … "'
+    )
+    document = sa.literal_column("search_entry.document", TSVECTOR)
+
+    def __init__(self) -> None:
+        self._configurations: dict[str, frozenset[str]] = {}
+
+    def _resolve(self, conn: sa.Connection, analyzer: str) -> str:
+        """The analyzer if the server has that text search configuration (old ones lack some), else simple."""
+        server = conn.engine.url.render_as_string(hide_password=True)
+        known = self._configurations.get(server)
+        if known is None:
+            known = frozenset(conn.scalars(sa.text("SELECT cfgname FROM pg_ts_config")))
+            self._configurations[server] = known
+        return analyzer if analyzer in known else "simple"
+
+    def write(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        conn.execute(
+            sa.insert(entry), [{**row, "analyzer": self._resolve(conn, row["analyzer"])} for row in rows]
+        )
+        # Each entry in its own language's configuration; weights A/B/C by column.
+        conn.execute(
+            sa.text(
+                "UPDATE search_entry SET document = "
+                "setweight(to_tsvector(analyzer::regconfig, a_text), 'A') || "
+                "setweight(to_tsvector(analyzer::regconfig, b_text), 'B') || "
+                "setweight(to_tsvector(analyzer::regconfig, c_text), 'C') "
+                "WHERE drug_id = :d AND document IS NULL"
+            ),
+            {"d": rows[0]["drug_id"]},
+        )
+
+    def delete(self, conn: sa.Connection, drug_id: int) -> None:
+        conn.execute(sa.delete(entry).where(entry.c.drug_id == drug_id))
+
+    @staticmethod
+    def _tsquery(analyzer: str, text: str) -> Any:
+        # A constant configuration per branch, so the planner can use the GIN index.
+        return sa.func.to_tsquery(sa.cast(sa.literal(analyzer), REGCONFIG), text)
+
+    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
+        selects = []
+        for analyzer in dict.fromkeys(self._resolve(conn, a) for a in scope.analyzers):
+            text = tsquery_text(query, analyzer)
+            if text is None:
+                continue
+            tsquery = self._tsquery(analyzer, text)
+            score = sa.func.ts_rank_cd(
+                sa.literal_column(f"'{self.WEIGHTS}'::float4[]"), self.document, tsquery, 1
+            )
+            selects.append(
+                sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score")).where(
+                    entry.c.analyzer == analyzer, self.document.op("@@")(tsquery), *scope_filters(scope)
+                )
+            )
+        return selects
+
+    def snippets(
+        self, conn: sa.Connection, query: ParsedQuery, hits: Sequence[Any]
+    ) -> dict[int, tuple[str, ...]]:
+        found: dict[int, tuple[str, ...]] = {}
+        by_analyzer: dict[str, list[int]] = defaultdict(list)
+        for hit in hits:
+            by_analyzer[hit.analyzer].append(hit.id)
+        for analyzer, ids in by_analyzer.items():
+            text = tsquery_text(query, analyzer)
+            if text is None:
+                continue
+            tsquery = self._tsquery(analyzer, text)
+            config = sa.cast(sa.literal(analyzer), REGCONFIG)
+            # ts_headline drops whatever looks like an HTML tag; hide < and > from it and put them
+            # back after, so the snippet shows the text as it is (it is escaped later anyway).
+            headlines = [
+                sa.func.ts_headline(
+                    config, sa.func.translate(entry.c[column], "<>", _ANGLES), tsquery, self.HEADLINE_OPTIONS
+                )
+                for column in SNIPPET_COLUMNS
+            ]
+            rows = conn.execute(sa.select(entry.c.id, *headlines).where(entry.c.id.in_(ids)))
+            found.update({row[0]: tuple(text.translate(_UNHIDE) for text in row[1:]) for row in rows})
+        return found
+
+
+_BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}
+
+
+def backend_for(conn: sa.Connection) -> Backend:
+    """The backend of the connection's engine."""
+    return _BACKENDS[conn.dialect.name]
+
+
+def dialects() -> Iterable[str]:
+    return _BACKENDS.keys()

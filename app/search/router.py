@@ -1,0 +1,114 @@
+"""`GET /api/v1/search`: one ranked full-text search over everything published."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from app.core.deps import ReadConn, SettingsDep
+from app.core.errors import problem_responses
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, bad_cursor, decode_cursor, encode_cursor
+from app.core.types import SLUG_PATTERN
+from app.delivery.dependencies import Locale
+from app.delivery.render import drug_link
+from app.delivery.responses import page_response, parse_list
+from app.search import schemas
+from app.search import service as search_service
+from app.search.models import SEARCH_TYPES
+from app.search.query import MAX_QUERY_LENGTH, parse_query
+
+router = APIRouter(prefix="/api/v1", tags=["search"])
+
+# Item ids are numbers for parts, slugs for drugs and support resources.
+_SLUG_IDS = frozenset({"drug", "support_resource"})
+
+
+def _fingerprint(*parts: object) -> str:
+    """Ties a cursor to the query it was made for."""
+    return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
+
+
+@router.get(
+    "/search",
+    response_model=schemas.SearchPage,
+    summary="Full-text search over all published content",
+    description="Drugs, sections, FAQs, side effects, monitoring, indications, regimens, stories and "
+    "support resources, best match first (a match in a drug's name or an FAQ's question outranks a "
+    "passing mention), each with a highlighted snippet and the API link of the item. Searches the "
+    "negotiated locale (`?locale=` or `Accept-Language`), falling back per item to the default locale.",
+    responses=problem_responses(400, 422),
+)
+def search(
+    request: Request,
+    conn: ReadConn,
+    settings: SettingsDep,
+    locale: Locale,
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=MAX_QUERY_LENGTH,
+            description="What to look for. Words are stemmed (`constipated` finds constipation) and must "
+            'all match; `"quoted words"` match as a phrase; the last word, or one ending in `*`, matches '
+            "as a prefix (type-ahead). Operators and punctuation are ignored.",
+        ),
+    ],
+    type: Annotated[
+        str | None,
+        Query(max_length=300, description=f"Comma-separated hit types: {', '.join(SEARCH_TYPES)}."),
+    ] = None,
+    drug: Annotated[
+        str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only hits of this drug (slug).")
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
+    ] = DEFAULT_LIMIT,
+    cursor: Annotated[
+        str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
+    ] = None,
+) -> Response:
+    """One ranked search over every published item, in the negotiated locale (per-item fallback)."""
+    types = parse_list(type, SEARCH_TYPES, "type")
+    query = parse_query(q)
+    fingerprint = _fingerprint(query.key(), sorted(types or ()), drug, locale)
+    offset = 0
+    if cursor:
+        payload = decode_cursor(cursor, kind="search")
+        offset = payload.get("o", -1)
+        if (
+            payload.get("f") != fingerprint
+            or not isinstance(offset, int)
+            or not 0 < offset <= search_service.MAX_OFFSET
+        ):
+            raise bad_cursor()
+    scope = search_service.scope_for(locale, settings.default_locale, types=types, drug_slug=drug)
+    hits, total = search_service.search(conn, query, scope, limit=limit, offset=offset)
+    end = offset + len(hits)
+    next_cursor = (
+        encode_cursor({"k": "search", "o": end, "f": fingerprint})
+        if end < total and end <= search_service.MAX_OFFSET
+        else None
+    )
+    items = [
+        {
+            "type": hit.type,
+            "id": hit.item_id if hit.type in _SLUG_IDS else int(hit.item_id),
+            "drug": {
+                "slug": hit.drug_slug,
+                "name": hit.drug_name,
+                "links": {"self": drug_link(hit.drug_slug)},
+            },
+            "title": hit.title,
+            "snippet": hit.snippet,
+            "score": hit.score,
+            "link": hit.link,
+            "locale": hit.locale,
+        }
+        for hit in hits
+    ]
+    return page_response(
+        request, settings, {"items": items, "next_cursor": next_cursor, "total": total}, locale=locale
+    )

@@ -1,0 +1,140 @@
+"""Keeping the index in step with the public view, and searching it. Services flush; callers commit."""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from app.core.config import Settings
+from app.core.locale import fallback_chain
+from app.publishing.models import PublishedDrug
+from app.revisions.models import DrugRevision
+from app.search.backends import MARK_END, MARK_START, Scope, backend_for, entry
+from app.search.documents import analyzer_for, index_rows
+from app.search.query import ParsedQuery
+
+DEFAULT_LOCALE = str(Settings.model_fields["default_locale"].default)
+MAX_OFFSET = 1000
+
+
+def default_locale(session: Session) -> str:
+    # The sessions of an app's Database carry its default locale (the language of the base text).
+    return str(session.info.get("default_locale", DEFAULT_LOCALE))
+
+
+def index_drug(session: Session, drug_id: int, snapshot: dict[str, Any]) -> None:
+    """Replace the drug's entries with those of its live revision (same transaction as the publish)."""
+    conn = session.connection()
+    backend = backend_for(conn)
+    backend.delete(conn, drug_id)
+    backend.write(conn, index_rows(drug_id, snapshot, default_locale(session)))
+
+
+def remove_drug(session: Session, drug_id: int) -> None:
+    """Take the drug out of search (it is being unpublished)."""
+    conn = session.connection()
+    backend_for(conn).delete(conn, drug_id)
+
+
+def reindex(session: Session, *, only_missing: bool = False) -> int:
+    """Rebuild the entries of every published drug (or of those that have none); returns how many."""
+    query = sa.select(PublishedDrug.drug_id, DrugRevision.document).join(
+        DrugRevision, DrugRevision.id == PublishedDrug.revision_id
+    )
+    if only_missing:
+        query = query.where(~sa.exists().where(entry.c.drug_id == PublishedDrug.drug_id))
+    count = 0
+    for drug_id, document in session.execute(query):
+        index_drug(session, drug_id, document)
+        count += 1
+    session.flush()
+    return count
+
+
+def scope_for(
+    locale: str,
+    default_locale: str,
+    *,
+    types: frozenset[str] | None = None,
+    drug_slug: str | None = None,
+) -> Scope:
+    chain = fallback_chain(locale, default_locale)
+    analyzers = tuple(dict.fromkeys(analyzer_for(tag) for tag in chain))
+    return Scope(chain=chain, analyzers=analyzers, types=types, drug_slug=drug_slug)
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    entry_id: int
+    drug_id: int
+    drug_slug: str
+    drug_name: str
+    type: str
+    item_id: str
+    locale: str
+    title: str
+    link: str
+    score: float
+    snippet: str | None
+
+
+def highlight(raw: str) -> str:
+    """Engine snippet → HTML: escape the text first, then turn our markers into <mark>."""
+    return html.escape(raw, quote=True).replace(MARK_START, "<mark>").replace(MARK_END, "</mark>")
+
+
+def _best_snippet(columns: tuple[str, ...]) -> str:
+    """Body text first (the title is shown anyway), but a column with a match beats one without."""
+    ordered = [c for c in reversed(columns) if c]
+    with_match = [c for c in ordered if MARK_START in c]
+    return highlight((with_match or ordered or [""])[0])
+
+
+def search(
+    conn: sa.Connection,
+    query: ParsedQuery,
+    scope: Scope,
+    *,
+    limit: int | None,
+    offset: int = 0,
+    snippets: bool = True,
+) -> tuple[list[Hit], int]:
+    """Ranked hits (best first) and how many there are; `limit=None` returns them all."""
+    backend = backend_for(conn)
+    branches = [] if query.empty else backend.branches(conn, query, scope)
+    if not branches:
+        return [], 0
+    union = branches[0] if len(branches) == 1 else sa.union_all(*branches)
+    matches = union.subquery("matches")
+    ordered = sa.select(matches).order_by(
+        matches.c.score.desc(), matches.c.drug_slug, matches.c.position, matches.c.id
+    )
+    if limit is not None:
+        ordered = ordered.limit(limit).offset(offset)
+    rows = list(conn.execute(ordered))
+    if limit is None or (offset == 0 and len(rows) < limit):
+        total = len(rows)
+    else:
+        total = conn.execute(sa.select(sa.func.count()).select_from(matches)).scalar_one()
+    found = backend.snippets(conn, query, rows) if snippets and rows else {}
+    hits = [
+        Hit(
+            entry_id=row.id,
+            drug_id=row.drug_id,
+            drug_slug=row.drug_slug,
+            drug_name=row.drug_name,
+            type=row.type,
+            item_id=row.item_id,
+            locale=row.locale,
+            title=row.title,
+            link=row.link,
+            score=float(f"{row.score:.6g}"),
+            snippet=_best_snippet(found[row.id]) if row.id in found else None,
+        )
+        for row in rows
+    ]
+    return hits, total
