@@ -15,7 +15,13 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
-from app.publishing.models import ContentState, PublishedDrug, PublishedDrugCode, PublishedDrugCondition
+from app.publishing.models import (
+    ContentState,
+    PublicationEvent,
+    PublishedDrug,
+    PublishedDrugCode,
+    PublishedDrugCondition,
+)
 from app.resources.models import DrugSupportResource, SupportResource
 from app.revisions.models import DrugRevision
 
@@ -34,6 +40,7 @@ __all__ = [
     "Indication",
     "MonitoringItem",
     "PatientStory",
+    "PublicationEvent",
     "PublishedDrug",
     "PublishedDrugCode",
     "PublishedDrugCondition",
