@@ -135,7 +135,11 @@ def _serve_portal(port: int, pages: dict[str, str]) -> Iterator[None]:
 def servers(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     import uvicorn
 
-    app_port, allowed_port, blocked_port = _free_port(APP_HOST), _free_port(PORTAL_HOST), _free_port(PORTAL_HOST)
+    app_port, allowed_port, blocked_port = (
+        _free_port(APP_HOST),
+        _free_port(PORTAL_HOST),
+        _free_port(PORTAL_HOST),
+    )
     app_origin = f"http://{APP_HOST}:{app_port}"
     allowed = f"http://{PORTAL_HOST}:{allowed_port}"
     database = tmp_path_factory.mktemp("browser") / "druginfo.db"
@@ -161,7 +165,9 @@ def servers(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
     with _serve_portal(allowed_port, pages), _serve_portal(blocked_port, pages):
-        yield Servers(app=app_origin, portal_allowed=allowed, portal_blocked=f"http://{PORTAL_HOST}:{blocked_port}")
+        yield Servers(
+            app=app_origin, portal_allowed=allowed, portal_blocked=f"http://{PORTAL_HOST}:{blocked_port}"
+        )
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -284,7 +290,8 @@ def test_questions_open_from_the_keyboard_with_visible_focus(open_portal: Any) -
     focused = portal.frame.evaluate("() => document.activeElement.textContent")
     assert focused == QUESTIONS[0]
     outline = portal.frame.evaluate(
-        "() => { const s = getComputedStyle(document.activeElement); return [s.outlineStyle, s.outlineWidth]; }"
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, s.outlineWidth]; }"
     )
     assert outline[0] != "none" and outline[1] != "0px", "keyboard focus is visible"
     portal.page.keyboard.press("Enter")

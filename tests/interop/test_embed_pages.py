@@ -54,7 +54,11 @@ def test_widget_is_a_complete_accessible_document(public_client: TestClient) -> 
 def test_side_effect_widget_groups_by_seriousness(public_client: TestClient) -> None:
     page = parse(public_client.get(SIDE_EFFECTS_URL).text)
 
-    assert [h.text for h in page.all("h2")] == ["Common side effects", "Serious side effects", "About this information"]
+    assert [h.text for h in page.all("h2")] == [
+        "Common side effects",
+        "Serious side effects",
+        "About this information",
+    ]
     names = [s.text.replace(" (Serious)", "") for s in page.all("summary")]
     expected = [e["name"] for e in POMALIDOMIDE["side_effects"] if e["seriousness"] == "common"] + [
         e["name"] for e in POMALIDOMIDE["side_effects"] if e["seriousness"] == "serious"
@@ -98,10 +102,16 @@ def test_frame_ancestors_come_from_settings(public_client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [["https://ok.example; script-src *"], ["https://a.example https://b.example"], [], ["'none'", "https://a.example"], ["javascript:alert(1)//x y"]],
+    [
+        ["https://ok.example; script-src *"],
+        ["https://a.example https://b.example"],
+        [],
+        ["'none'", "https://a.example"],
+        ["javascript:alert(1)//x y"],
+    ],
 )
 def test_frame_ancestors_setting_refuses_what_could_inject_into_the_header(value: list[str]) -> None:
-    with pytest.raises(ValueError, match="frame-ancestors|at least one|'none'"):
+    with pytest.raises(ValueError, match=r"frame-ancestors|at least one|'none'"):
         Settings(embed_frame_ancestors=value)
 
 
@@ -164,7 +174,9 @@ def test_faq_page_json_ld_describes_every_question(public_client: TestClient) ->
     assert data["about"]["@type"] == "Drug"
     assert data["about"]["name"] == "Pomalidomide"
     assert [q["name"] for q in data["mainEntity"]] == [f["question"] for f in POMALIDOMIDE["faqs"]]
-    assert all(q["@type"] == "Question" and q["acceptedAnswer"]["@type"] == "Answer" for q in data["mainEntity"])
+    assert all(
+        q["@type"] == "Question" and q["acceptedAnswer"]["@type"] == "Answer" for q in data["mainEntity"]
+    )
     assert "reviewedBy" not in data and "lastReviewed" not in data, "the seed was never reviewed"
 
 
