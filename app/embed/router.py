@@ -19,7 +19,7 @@ from app.core.deps import SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import public_json
 from app.delivery.router import DrugNotPublished, SlugPath, Store
-from app.delivery.store import strong_etag
+from app.delivery.store import PublishedStore, strong_etag
 from app.embed import render
 
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
@@ -53,7 +53,7 @@ def served_locale(requested: str | None, settings: Settings) -> str:
 def _widget_response(
     request: Request,
     settings: Settings,
-    store: Any,
+    store: PublishedStore,
     slug: str,
     locale: str,
     theme: render.Theme,

@@ -18,7 +18,6 @@ Mapping decisions (checked against the R5 definitions):
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from html import escape
 from typing import Any
@@ -383,7 +382,3 @@ def capability_statement(base: str) -> dict[str, Any]:
             }
         ],
     }
-
-
-def instant(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")

@@ -290,13 +290,13 @@ def read_code_system(
     return _fhir_response(request, settings, _dumps(resource))
 
 
-@router.api_route(
-    "/{rest:path}",
-    methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"],
-    include_in_schema=False,
-)
-def unsupported(request: Request, rest: str) -> Response:
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
+
+
+@router.api_route("", methods=_ANY_METHOD, include_in_schema=False)
+@router.api_route("/{rest:path}", methods=_ANY_METHOD, include_in_schema=False)
+def unsupported(request: Request) -> Response:
     """Anything else under /fhir: an OperationOutcome rather than a problem document."""
     if request.method not in ("GET", "HEAD"):
         raise FhirMethodNotAllowed(f"{request.method} is not supported: this FHIR server is read-only.")
-    raise FhirNotSupported(f"/fhir/{rest} is not supported by this server.")
+    raise FhirNotSupported(f"{request.url.path} is not supported by this server.")

@@ -232,6 +232,7 @@ def test_coded_drug_clinical_uses_map_both_kinds(interop_client: TestClient) -> 
         ("GET", "/fhir/ClinicalUseDefinition?type=bogus", 400, "invalid"),
         ("GET", "/fhir/metadata?_format=xml", 406, "not-supported"),
         ("GET", "/fhir/Patient/1", 404, "not-supported"),
+        ("GET", "/fhir", 404, "not-supported"),
         ("POST", "/fhir/MedicationKnowledge", 405, "not-supported"),
         ("DELETE", "/fhir/MedicationKnowledge/pomalidomide", 405, "not-supported"),
     ],
