@@ -18,12 +18,17 @@ from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
+from app.changes.router import router as changes_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
 from app.core.params import reject_unknown_query_params
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
+from app.embed.router import router as embed_router
+from app.fhir.router import router as fhir_router
+from app.infobutton.router import router as infobutton_router
+from app.schemaorg.router import router as jsonld_router
 from app.search.router import router as search_router
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -71,6 +76,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.include_router(delivery_router)
     app.include_router(search_router)
+    app.include_router(jsonld_router)
+    app.include_router(changes_router)
+    app.include_router(embed_router)
+    app.include_router(infobutton_router)
+    app.include_router(fhir_router)
     _install_docs(app)
     _install_health(app)
     return app

@@ -17,6 +17,7 @@ from app.drugs.models import (
 )
 from app.publishing.models import (
     ContentState,
+    PublicationEvent,
     PublishedCombinationComponent,
     PublishedDrug,
     PublishedDrugCode,
@@ -42,6 +43,7 @@ __all__ = [
     "Indication",
     "MonitoringItem",
     "PatientStory",
+    "PublicationEvent",
     "PublishedCombinationComponent",
     "PublishedDrug",
     "PublishedDrugCode",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +10,12 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "druginfo.db"
+# A CSP source expression for frame-ancestors: a keyword, or scheme://host[:port] (host may start
+# with `*.`), or a bare scheme such as `https:`.
+_FRAME_ANCESTOR = re.compile(
+    r"\*|'self'|'none'|[a-z][a-z0-9+.-]*:"
+    r"|[a-z][a-z0-9+.-]*://(\*\.)?[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)*(:(\d{1,5}|\*))?"
+)
 
 
 def normalize_database_url(url: str) -> str:
@@ -55,11 +62,37 @@ class Settings(BaseSettings):
         default=5000, ge=0, description="How long a SQLite writer waits for the lock before giving up."
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    embed_frame_ancestors: list[str] = Field(
+        default=["*"],
+        description=(
+            "Origins allowed to frame the embeddable widgets (`/embed/...`), as the CSP "
+            "`frame-ancestors` list (JSON list): `*`, `'self'`, `'none'` or origins like "
+            "`https://portal.example.org` / `https://*.example.org`."
+        ),
+    )
 
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
         return normalize_database_url(value)
+
+    @field_validator("embed_frame_ancestors")
+    @classmethod
+    def _check_frame_ancestors(cls, values: list[str]) -> list[str]:
+        # Each entry goes verbatim into a Content-Security-Policy header: anything but a plain
+        # source expression (no spaces, semicolons or commas) could inject directives.
+        cleaned = [v.strip() for v in values]
+        for value in cleaned:
+            if not _FRAME_ANCESTOR.fullmatch(value):
+                raise ValueError(
+                    f"{value!r} is not a frame-ancestors source: use *, 'self', 'none' or an origin "
+                    "such as https://portal.example.org"
+                )
+        if not cleaned:
+            raise ValueError("give at least one source (use 'none' to forbid framing)")
+        if "'none'" in cleaned and len(cleaned) > 1:
+            raise ValueError("'none' cannot be combined with other sources")
+        return cleaned
 
     @property
     def is_sqlite(self) -> bool:

@@ -62,8 +62,9 @@ def public_json(
     *,
     content_language: str | None = None,
     extra_headers: dict[str, str] | None = None,
+    media_type: str = JSON_MEDIA_TYPE,
 ) -> Response:
-    """A cacheable public JSON answer, or 304 when the client's copy is current."""
+    """A cacheable public answer (JSON unless told otherwise), or 304 when the client's copy is current."""
     headers = public_headers(settings, etag, last_modified)
     if content_language:
         headers["Content-Language"] = content_language
@@ -71,4 +72,4 @@ def public_json(
         headers.update(extra_headers)
     if not_modified(request, etag, last_modified):
         return Response(status_code=304, headers=headers)
-    return Response(body, media_type=JSON_MEDIA_TYPE, headers=headers)
+    return Response(body, media_type=media_type, headers=headers)

@@ -145,16 +145,23 @@ class PublishedStore:
         return [self._document_for(r.revision_id, r.published_at, locale) for r in rows]
 
     def find_rendered(
-        self, slug: str, locale: str, key: Any, shape: Callable[[dict[str, Any]], Any]
+        self,
+        slug: str,
+        locale: str,
+        key: Any,
+        shape: Callable[[dict[str, Any]], Any],
+        *,
+        encode: Callable[[Any], bytes] = dumps,
     ) -> Rendered | None:
-        """Bytes of `shape(document)` for a published drug, cached per revision and `key`."""
+        """Bytes of `encode(shape(document))` (JSON by default) for a published drug, cached per revision
+        and `key` (the key must tell apart shapes and encodings)."""
         document = self.find_document(slug, locale)
         if document is None:
             return None
         cache_key = (document["slug"], document["revision"], document["published_at"], locale, key)
 
         def make() -> Rendered:
-            body = dumps(shape(document))
+            body = encode(shape(document))
             return Rendered(body=body, etag=strong_etag(body), last_modified=document["published_at"])
 
         return self.bodies.get_or_make(cache_key, make)  # type: ignore[no-any-return]

@@ -87,3 +87,39 @@ class ContentState(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
+
+
+PUBLICATION_EVENTS = ("published", "updated", "unpublished")
+
+
+class PublicationEvent(Base):
+    """One change of what the public sees, in commit order: the change feed (`/api/v1/changes`).
+
+    Written in the same transaction as the projection change, after the content generation bump,
+    whose row lock serializes publishing transactions: ids are therefore handed out in commit order,
+    and a reader that has seen id N will never later find a committed event below N.
+    """
+
+    __tablename__ = "publication_event"
+
+    # Integer on SQLite so the column is the rowid (AUTOINCREMENT: ids are never reused).
+    id: Mapped[int] = mapped_column(sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True)
+    drug_id: Mapped[int] = mapped_column(sa.ForeignKey("drug.id", ondelete="RESTRICT"), index=True)
+    event: Mapped[str] = mapped_column(sa.String(20))
+    slug: Mapped[str] = mapped_column(sa.String(100))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    revision_id: Mapped[int | None] = mapped_column(sa.ForeignKey("drug_revision.id", ondelete="RESTRICT"))
+    revision_number: Mapped[int | None] = mapped_column(sa.Integer)
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "event IN ('published', 'updated', 'unpublished')",
+            name="event",
+        ),
+        sa.CheckConstraint(
+            "(event = 'unpublished') = (revision_id IS NULL)",
+            name="revision_unless_unpublished",
+        ),
+        {"sqlite_autoincrement": True},
+    )

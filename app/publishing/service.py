@@ -11,6 +11,7 @@ from app.drugs.models import Drug
 from app.drugs.service import snapshot
 from app.publishing.models import (
     ContentState,
+    PublicationEvent,
     PublishedCombinationComponent,
     PublishedDrug,
     PublishedDrugCode,
@@ -73,6 +74,7 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
     """Point the public view of `drug` at `revision` (one transaction: readers see old or new, never half)."""
     document = revision.document["drug"]
     published = session.get(PublishedDrug, drug.id)
+    previous_revision_id = published.revision_id if published is not None else None
     if published is None:
         published = PublishedDrug(drug_id=drug.id)
         session.add(published)
@@ -121,15 +123,41 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
     session.flush()
     search_service.index_drug(session, drug.id, revision.document)
     bump_generation(session)
+    if previous_revision_id != revision.id:
+        event = "published" if previous_revision_id is None else "updated"
+        _record_event(session, drug, event, slug=published.slug, name=name, revision=revision)
     session.flush()
     return published
 
 
 def unpublish(session: Session, drug: Drug) -> None:
     """Remove the drug from every public view (search included)."""
+    published = session.execute(
+        sa.select(PublishedDrug.slug, PublishedDrug.name).where(PublishedDrug.drug_id == drug.id)
+    ).one_or_none()
     search_service.remove_drug(session, drug.id)
     session.execute(sa.delete(PublishedDrug).where(PublishedDrug.drug_id == drug.id))
     bump_generation(session)
+    if published is not None:
+        _record_event(session, drug, "unpublished", slug=published.slug, name=published.name, revision=None)
+
+
+def _record_event(
+    session: Session, drug: Drug, event: str, *, slug: str, name: str, revision: DrugRevision | None
+) -> None:
+    """Append to the change feed. Called after `bump_generation`: see `PublicationEvent` on ordering."""
+    session.add(
+        PublicationEvent(
+            drug_id=drug.id,
+            event=event,
+            slug=slug,
+            name=name,
+            revision_id=revision.id if revision is not None else None,
+            revision_number=revision.number if revision is not None else None,
+            occurred_at=utcnow(),
+        )
+    )
+    session.flush()
 
 
 def _letter(name: str) -> str:

@@ -1,0 +1,1 @@
+"""The change feed: published, updated and unpublished drugs in commit order."""

@@ -1,0 +1,97 @@
+"""`GET /api/v1/changes`: what changed in the published content, in commit order, for syncing."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
+from starlette.responses import Response
+
+from app.changes import service
+from app.core.deps import ReadConn, SettingsDep
+from app.core.errors import problem_responses
+from app.core.http import public_json
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.delivery.render import drug_link
+from app.delivery.store import dumps, strong_etag
+
+router = APIRouter(prefix="/api/v1", tags=["delivery"])
+
+
+class ChangeDrug(BaseModel):
+    slug: str
+    name: str
+    links: dict[str, str] | None = Field(description="`self`: the document (absent once unpublished).")
+
+
+class Change(BaseModel):
+    id: str = Field(description="This event's cursor.")
+    event: Literal["published", "updated", "unpublished"]
+    drug: ChangeDrug
+    revision: int | None = Field(description="The revision number now live (null when unpublished).")
+    occurred_at: dt.datetime
+
+
+class ChangePage(BaseModel):
+    items: list[Change]
+    next_cursor: str = Field(
+        description="Pass as `since` next time; present even when there is nothing new, so a consumer "
+        "can poll from it."
+    )
+    has_more: bool
+
+
+@router.get(
+    "/changes",
+    response_model=ChangePage,
+    summary="Feed of published, updated and unpublished drugs in commit order",
+    responses=problem_responses(400, 422),
+)
+def list_changes(
+    request: Request,
+    conn: ReadConn,
+    settings: SettingsDep,
+    since: Annotated[
+        str | None,
+        Query(
+            max_length=64,
+            description="A `next_cursor` from a previous page, or an ISO 8601 timestamp "
+            "(events at or after it). Omit to start from the beginning.",
+        ),
+    ] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
+    ] = DEFAULT_LIMIT,
+) -> Response:
+    """Events in the order their transactions committed: a consumer that stores `next_cursor` and
+    asks again from it never misses a change and never sees one twice."""
+    position = service.parse_since(since)
+    rows, has_more = service.list_events(conn, position, limit=limit)
+    if rows:
+        next_cursor = rows[-1].id
+    elif position.after_id is not None:
+        next_cursor = position.after_id
+    else:
+        assert position.moment is not None
+        next_cursor = service.last_event_id_before(conn, position.moment)
+    items = [
+        {
+            "id": str(row.id),
+            "event": row.event,
+            "drug": {
+                "slug": row.slug,
+                "name": row.name,
+                "links": None if row.event == "unpublished" else {"self": drug_link(row.slug)},
+            },
+            "revision": row.revision_number,
+            "occurred_at": row.occurred_at,
+        }
+        for row in rows
+    ]
+    body = dumps({"items": items, "next_cursor": str(next_cursor), "has_more": has_more})
+    extra = {"Cache-Control": "public, no-cache"}
+    if has_more:
+        extra["Link"] = f'<{request.url.include_query_params(since=str(next_cursor))}>; rel="next"'
+    return public_json(request, settings, body, strong_etag(body), None, extra_headers=extra)

@@ -1,0 +1,72 @@
+"""Reads of the change feed (`publication_event`), in id order = commit order."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from app.core.errors import InvalidParameters, ProblemField
+from app.publishing.models import PublicationEvent
+
+
+@dataclass(frozen=True, slots=True)
+class Since:
+    """Where to resume: after an event id (a cursor), or from a moment."""
+
+    after_id: int | None = None
+    moment: dt.datetime | None = None
+
+
+def parse_since(raw: str | None) -> Since:
+    """`since` is a cursor (the decimal id of the last event seen) or an ISO 8601 date or timestamp."""
+    if raw is None or raw == "":
+        return Since(after_id=0)
+    if raw.isdigit():
+        return Since(after_id=int(raw))
+    try:
+        moment = dt.datetime.fromisoformat(raw)
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidParameters(
+            "`since` takes a cursor from a previous page (`next_cursor`) or an ISO 8601 timestamp "
+            "such as 2026-01-31T12:00:00Z.",
+            errors=[
+                ProblemField(pointer="#/query/since", detail="not a cursor or timestamp", code="invalid")
+            ],
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return Since(moment=moment)
+
+
+def list_events(conn: sa.Connection, since: Since, *, limit: int) -> tuple[list[Any], bool]:
+    """Up to `limit` events after `since`, oldest first, and whether more follow."""
+    query = sa.select(
+        PublicationEvent.id,
+        PublicationEvent.event,
+        PublicationEvent.slug,
+        PublicationEvent.name,
+        PublicationEvent.revision_number,
+        PublicationEvent.occurred_at,
+    )
+    if since.after_id is not None:
+        query = query.where(PublicationEvent.id > since.after_id)
+    if since.moment is not None:
+        query = query.where(PublicationEvent.occurred_at >= since.moment)
+    rows = list(conn.execute(query.order_by(PublicationEvent.id).limit(limit + 1)))
+    return rows[:limit], len(rows) > limit
+
+
+def last_event_id_before(conn: sa.Connection, moment: dt.datetime) -> int:
+    """The cursor equivalent to a timestamp when nothing happened since it."""
+    return int(
+        conn.execute(
+            sa.select(sa.func.coalesce(sa.func.max(PublicationEvent.id), 0)).where(
+                PublicationEvent.occurred_at < moment
+            )
+        ).scalar_one()
+    )

@@ -1,0 +1,1 @@
+"""Embeddable widgets for clinic portals."""

@@ -1,0 +1,1 @@
+"""FHIR R5 views (application/fhir+json) of published content."""

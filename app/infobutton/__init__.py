@@ -1,0 +1,1 @@
+"""HL7 Infobutton (URL-based) knowledge requests, MedlinePlus Connect style."""

@@ -1,0 +1,1 @@
+"""schema.org JSON-LD views of published documents."""
