@@ -18,7 +18,8 @@ from app.core.config import Settings
 from app.core.deps import SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import public_json
-from app.delivery.router import DrugNotPublished, SlugPath, Store
+from app.delivery.dependencies import Store
+from app.delivery.router import DrugNotPublished, SlugPath
 from app.delivery.store import PublishedStore, strong_etag
 from app.embed import render
 

@@ -11,7 +11,7 @@ from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.http import public_json
-from app.delivery.router import Locale, Store
+from app.delivery.dependencies import Locale, Store
 from app.delivery.store import PublishedStore, strong_etag
 from app.fhir import resources as fhir
 from app.fhir import service

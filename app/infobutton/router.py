@@ -16,7 +16,7 @@ from app.core.db import utcnow
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import AppError, problem_responses
 from app.core.http import public_json
-from app.delivery.router import Store
+from app.delivery.dependencies import Store
 from app.delivery.store import PublishedStore, strong_etag
 from app.fhir import service as code_search
 from app.infobutton import feed as atom

@@ -11,7 +11,8 @@ from starlette.responses import Response
 from app.core.deps import SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import public_json
-from app.delivery.router import DrugNotPublished, Locale, SlugPath, Store
+from app.delivery.dependencies import Locale, Store
+from app.delivery.router import DrugNotPublished, SlugPath
 from app.schemaorg.jsonld import drug_graph
 
 JSONLD_MEDIA_TYPE = "application/ld+json"
