@@ -19,9 +19,12 @@ from app import __version__, models  # noqa: F401  (models: every mapper registe
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
+from app.core.http import GZIP_MIN_SIZE
 from app.core.params import reject_unknown_query_params
+from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
+from app.publishing.generation import GenerationWatcher
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
@@ -39,9 +42,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings)
 
+    watcher = GenerationWatcher(db, interval=settings.cache_poll_interval)
+    store = PublishedStore(
+        db,
+        watcher.clock,
+        max_entries=settings.cache_max_entries,
+        max_documents=settings.cache_max_documents,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher.start()
         yield
+        watcher.stop()
         db.dispose()
 
     app = FastAPI(
@@ -55,10 +68,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.store = PublishedStore(db)
+    app.state.store = store
+    app.state.generation_watcher = watcher
 
     install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Public answers carry their own precompressed variant; the middleware only compresses the rest.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
+    app.add_middleware(ResponseCacheMiddleware, store=store)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,

@@ -18,7 +18,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_query_params(request: Request) -> None:
+async def reject_unknown_query_params(request: Request) -> None:
     """App-wide dependency: a query parameter the route does not declare is a 400."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):

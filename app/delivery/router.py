@@ -10,14 +10,13 @@ from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_responses
-from app.core.http import public_json
 from app.core.markdown import render_markdown
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_link
 from app.core.types import SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
 from app.delivery.render import API, PARTS, render_resource, summary_of
-from app.delivery.store import PublishedStore, dumps, select_parts, strong_etag
+from app.delivery.store import PublishedStore, select_parts
 
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
@@ -44,7 +43,7 @@ class DrugNotPublished(NotFound):
     code, title = "drug_not_found", "Drug not found"
 
 
-def get_store(request: Request) -> PublishedStore:
+async def get_store(request: Request) -> PublishedStore:
     store: PublishedStore = request.app.state.store
     return store
 
@@ -52,7 +51,7 @@ def get_store(request: Request) -> PublishedStore:
 Store = Annotated[PublishedStore, Depends(get_store)]
 
 
-def _locale(settings: SettingsDep) -> str:
+async def _locale(settings: SettingsDep) -> str:
     return settings.default_locale
 
 
@@ -76,14 +75,15 @@ def _parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozens
 
 
 def _page_response(
-    request: Request, settings: SettingsDep, payload: dict[str, Any], *, locale: str | None = None
+    request: Request, store: PublishedStore, payload: dict[str, Any], *, locale: str | None = None
 ) -> Response:
-    body = dumps(payload)
+    """A list or aggregate answer: it may change with any publish, so it is dated by the generation."""
     cursor = payload.get("next_cursor")
     extra = {"Link": next_link(request.url, cursor)} if cursor else None
-    return public_json(
-        request, settings, body, strong_etag(body), None, content_language=locale, extra_headers=extra
+    representation = store.prepare_json(
+        payload, last_modified=store.content_changed_at, locale=locale, extra_headers=extra
     )
+    return store.answer(request, representation)
 
 
 @router.get(
@@ -96,7 +96,6 @@ def list_drugs(
     request: Request,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     condition: Annotated[
         str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Condition slug.")
@@ -130,7 +129,7 @@ def list_drugs(
         if chosen is not None:
             summary = {k: v for k, v in summary.items() if k in chosen or k == "slug"}
         items.append(summary)
-    return _page_response(request, settings, {"items": items, "next_cursor": next_cursor, "total": total})
+    return _page_response(request, store, {"items": items, "next_cursor": next_cursor, "total": total})
 
 
 def _document(store: PublishedStore, slug: str, locale: str) -> dict[str, Any]:
@@ -142,7 +141,6 @@ def _document(store: PublishedStore, slug: str, locale: str) -> dict[str, Any]:
 
 def _serve_shape(
     request: Request,
-    settings: SettingsDep,
     store: PublishedStore,
     slug: str,
     locale: str,
@@ -152,9 +150,7 @@ def _serve_shape(
     rendered = store.find_rendered(slug, locale, key, shape)
     if rendered is None:
         raise DrugNotPublished(f"No published drug with slug {slug!r}.")
-    return public_json(
-        request, settings, rendered.body, rendered.etag, rendered.last_modified, content_language=locale
-    )
+    return store.answer(request, rendered)
 
 
 @router.get(
@@ -167,7 +163,6 @@ def get_drug(
     request: Request,
     slug: SlugPath,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     include: Annotated[
         str | None,
@@ -179,7 +174,7 @@ def get_drug(
     """Every part embedded and ordered; `include=` chooses parts."""
     parts = _parse_list(include, PARTS, "include")
     key = ("document", tuple(sorted(parts)) if parts is not None else None)
-    return _serve_shape(request, settings, store, slug, locale, key, lambda d: select_parts(d, parts))
+    return _serve_shape(request, store, slug, locale, key, lambda d: select_parts(d, parts))
 
 
 def _envelope(document: dict[str, Any], items: Any, *, key: str = "items") -> dict[str, Any]:
@@ -200,10 +195,8 @@ def _part_endpoint(path: str, part: str, model: type, summary: str) -> None:
         responses=problem_responses(400, 404, 422),
         name=f"get_drug_{part}",
     )
-    def endpoint(
-        request: Request, slug: SlugPath, store: Store, settings: SettingsDep, locale: Locale
-    ) -> Response:
-        return _serve_shape(request, settings, store, slug, locale, part, lambda d: _envelope(d, d[part]))
+    def endpoint(request: Request, slug: SlugPath, store: Store, locale: Locale) -> Response:
+        return _serve_shape(request, store, slug, locale, part, lambda d: _envelope(d, d[part]))
 
     endpoint.__doc__ = f"{summary} (with the drug's disclaimer and review metadata)."
 
@@ -228,7 +221,6 @@ def get_drug_section(
     slug: SlugPath,
     key: Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100)],
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
 ) -> Response:
     """One section by key, e.g. `mechanism`."""
@@ -239,7 +231,7 @@ def get_drug_section(
     def shape(d: dict[str, Any]) -> Any:
         return _envelope(d, next(s for s in d["sections"] if s["key"] == key), key="item")
 
-    return _serve_shape(request, settings, store, slug, locale, ("section", key), shape)
+    return _serve_shape(request, store, slug, locale, ("section", key), shape)
 
 
 @router.get(
@@ -252,7 +244,6 @@ def get_drug_side_effects(
     request: Request,
     slug: SlugPath,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     seriousness: Annotated[
         Literal["common", "serious"] | None, Query(description="Only this seriousness.")
@@ -263,7 +254,7 @@ def get_drug_side_effects(
     def shape(d: dict[str, Any]) -> Any:
         return _envelope(d, [e for e in d["side_effects"] if seriousness in (None, e["seriousness"])])
 
-    return _serve_shape(request, settings, store, slug, locale, ("side_effects", seriousness), shape)
+    return _serve_shape(request, store, slug, locale, ("side_effects", seriousness), shape)
 
 
 @router.get(
@@ -276,7 +267,6 @@ def get_drug_indications(
     request: Request,
     slug: SlugPath,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     status: Annotated[
         Literal["approved", "investigational"] | None, Query(description="Only this status.")
@@ -287,7 +277,7 @@ def get_drug_indications(
     def shape(d: dict[str, Any]) -> Any:
         return _envelope(d, [i for i in d["indications"] if status in (None, i["status"])])
 
-    return _serve_shape(request, settings, store, slug, locale, ("indications", status), shape)
+    return _serve_shape(request, store, slug, locale, ("indications", status), shape)
 
 
 @router.get(
@@ -297,7 +287,7 @@ def get_drug_indications(
     responses=problem_responses(400, 404, 422),
 )
 def get_drug_support_resources(
-    request: Request, slug: SlugPath, conn: ReadConn, store: Store, settings: SettingsDep, locale: Locale
+    request: Request, slug: SlugPath, conn: ReadConn, store: Store, locale: Locale
 ) -> Response:
     """The resources the drug links to, followed by global resources."""
     document = _document(store, slug, locale)
@@ -305,10 +295,10 @@ def get_drug_support_resources(
     items = document["support_resources"] + [
         render_resource(r) for r in delivery.global_resources(conn) if r["slug"] not in linked
     ]
-    body = dumps(_envelope(document, items))
-    return public_json(
-        request, settings, body, strong_etag(body), document["published_at"], content_language=locale
-    )
+    # Global resources can change without a publish of this drug: date it by the generation too.
+    changed = max(filter(None, (document["published_at"], store.content_changed_at)))
+    representation = store.prepare_json(_envelope(document, items), last_modified=changed, locale=locale)
+    return store.answer(request, representation)
 
 
 @router.get(
@@ -320,7 +310,7 @@ def get_drug_support_resources(
 def list_conditions(
     request: Request,
     conn: ReadConn,
-    settings: SettingsDep,
+    store: Store,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> Response:
@@ -336,7 +326,7 @@ def list_conditions(
         for c in page
     ]
     return _page_response(
-        request, settings, {"items": items, "next_cursor": next_cursor, "total": len(conditions)}
+        request, store, {"items": items, "next_cursor": next_cursor, "total": len(conditions)}
     )
 
 
@@ -346,9 +336,7 @@ def list_conditions(
     summary="A condition and the published drugs for it, approved and investigational",
     responses=problem_responses(400, 404, 422),
 )
-def get_condition(
-    request: Request, slug: SlugPath, conn: ReadConn, store: Store, settings: SettingsDep, locale: Locale
-) -> Response:
+def get_condition(request: Request, slug: SlugPath, conn: ReadConn, store: Store, locale: Locale) -> Response:
     """The condition, with its drugs split into approved and investigational."""
     condition = delivery.find_condition(conn, slug)
     if condition is None:
@@ -375,7 +363,7 @@ def get_condition(
         "drugs": drugs,
         "links": {"self": f"{API}/conditions/{slug}"},
     }
-    return _page_response(request, settings, payload, locale=locale)
+    return _page_response(request, store, payload, locale=locale)
 
 
 def _markdown(text: str | None) -> str | None:
@@ -392,7 +380,6 @@ def list_faqs(
     request: Request,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     drug: Annotated[
         str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only this drug's FAQs.")
@@ -413,7 +400,7 @@ def list_faqs(
     ]
     page, next_cursor = delivery.offset_page(faqs, kind="faqs", limit=limit, cursor=cursor)
     return _page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(faqs)}, locale=locale
+        request, store, {"items": page, "next_cursor": next_cursor, "total": len(faqs)}, locale=locale
     )
 
 
@@ -427,7 +414,6 @@ def list_support_resources(
     request: Request,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     category: Annotated[
         Literal["support-group", "financial-assistance", "educational", "nutrition", "other"] | None,
@@ -452,5 +438,5 @@ def list_support_resources(
         resources = [r for r in resources if category in (None, r["category"])]
     page, next_cursor = delivery.offset_page(resources, kind="resources", limit=limit, cursor=cursor)
     return _page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(resources)}
+        request, store, {"items": page, "next_cursor": next_cursor, "total": len(resources)}
     )
