@@ -74,6 +74,7 @@ class Settings(BaseSettings):
         default=5000, ge=0, description="How long a SQLite writer waits for the lock before giving up."
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
+    access_log: bool = Field(default=True, description="Log one line per request (uvicorn's access log).")
 
     @field_validator("database_url")
     @classmethod
