@@ -20,6 +20,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
 from app.core.http import GZIP_MIN_SIZE
+from app.core.metrics import install_metrics
 from app.core.params import reject_unknown_query_params
 from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(delivery_router)
     _install_docs(app)
     _install_health(app)
+    install_metrics(app, cache_stats=store.stats)
     return app
 
 
