@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,11 +134,17 @@ class GenerationWatcher:
             conn.execute(f"LISTEN {CHANNEL}")
             # Read after LISTEN: a commit between the two is then seen by one or the other.
             self._observe_via(conn)
+            last_read = time.monotonic()
             while not self._stop.is_set():
-                for _ in conn.notifies(timeout=self.interval, stop_after=1):
+                # Short waits so that stop() is prompt even with a long poll interval.
+                woken = False
+                for _ in conn.notifies(timeout=min(self.interval, 0.25), stop_after=1):
+                    woken = True
                     self.notifications += 1
-                self.polls += 1
-                self._observe_via(conn)
+                if woken or time.monotonic() - last_read >= self.interval:
+                    self.polls += 1
+                    self._observe_via(conn)
+                    last_read = time.monotonic()
 
     def _observe_via(self, conn: Any) -> None:
         row = conn.execute("SELECT generation, updated_at FROM content_state WHERE id = 1").fetchone()
