@@ -130,26 +130,34 @@ def _clone(settings: Settings, start: int, count: int, log: Any) -> None:
         db.dispose()
 
 
-def build(count: int, workdir: Path, log: Any = print) -> Settings:
-    """A private SQLite copy of the benchmark database with `count` synthetic drugs."""
+def _cached(count: int, log: Any) -> Path:
+    """The cached database file with `count` drugs, built if missing (a larger one starts from 1,000)."""
     CACHE.mkdir(exist_ok=True)
     cached = CACHE / f"bench-{count}-{_fingerprint(count)}.db"
-    if not cached.exists():
-        log(f"building the {count}-drug database (once; cached in {CACHE.relative_to(PROJECT_ROOT)})")
-        for stale in CACHE.glob(f"bench-{count}-*.db*"):
-            stale.unlink()
-        building = cached.with_suffix(".building")
-        building.unlink(missing_ok=True)
-        settings = Settings(database_url=f"sqlite:///{building}")
+    if cached.exists():
+        return cached
+    log(f"building the {count}-drug database (once; cached in {CACHE.relative_to(PROJECT_ROOT)})")
+    for stale in CACHE.glob(f"bench-{count}-*.db*"):
+        stale.unlink()
+    building = cached.with_suffix(".building")
+    building.unlink(missing_ok=True)
+    settings = Settings(database_url=f"sqlite:///{building}")
+    if count > IMPORTED:
+        shutil.copyfile(_cached(IMPORTED, log), building)
+        _clone(settings, IMPORTED + 1, count - IMPORTED, log)
+    else:
         migrate_database(settings)
-        _import(settings, min(count, IMPORTED), log)
-        if count > IMPORTED:
-            _clone(settings, IMPORTED + 1, count - IMPORTED, log)
-        engine = sa.create_engine(f"sqlite:///{building}")
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
-        engine.dispose()
-        building.rename(cached)
+        _import(settings, count, log)
+    engine = sa.create_engine(f"sqlite:///{building}")
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    engine.dispose()
+    building.rename(cached)
+    return cached
+
+
+def build(count: int, workdir: Path, log: Any = print) -> Settings:
+    """A private SQLite copy of the benchmark database with `count` synthetic drugs."""
     target = workdir / "bench.db"
-    shutil.copyfile(cached, target)
+    shutil.copyfile(_cached(count, log), target)
     return Settings(database_url=f"sqlite:///{target}")

@@ -231,6 +231,10 @@ def run_python(port: int, next_call: loadgen.NextCall, *, connections: int, dura
     )
 
 
+def best(kept: Measure | None, new: Measure) -> Measure:
+    return new if kept is None or new.rate > kept.rate else kept
+
+
 # -- workloads -----------------------------------------------------------------------------------
 
 
@@ -351,6 +355,27 @@ def naive_edit_calls(settings: Any) -> loadgen.NextCall:
     return next_call
 
 
+def admin_row(
+    ours: Server, baseline: Server, env: dict[str, str], settings: Any, servers: list[Server], args: Any
+) -> Row:
+    """The admin FAQ edit next to a naive single-row ORM update (both driven by loadgen)."""
+    row = Row("admin FAQ edit (If-Match)")
+    try:
+        admin, row.note = admin_edit_calls(ours, env)
+        if admin is None:
+            return row
+        row.ours = run_python(ours.port, admin, connections=args.connections, duration=args.duration)
+        row.baseline = run_python(
+            baseline.port, naive_edit_calls(settings), connections=args.connections, duration=args.duration
+        )
+    except Exception as exc:  # the admin API is another branch's: never let a guess break the bench
+        row.note = f"skipped: admin workload failed ({type(exc).__name__}: {exc})"[:200]
+        return row
+    locked = sum(s.stderr().count("database is locked") for s in servers)
+    row.note = f"{locked} 'database is locked' in server logs; baseline: naive single-row ORM update"
+    return row
+
+
 def run_size(drugs: int, args: argparse.Namespace, wrk: str | None) -> SizeResult:
     result = SizeResult(drugs=drugs)
     workdir = Path(tempfile.mkdtemp(prefix=f"druginfo-bench-{drugs}-"))
@@ -396,45 +421,36 @@ def run_size(drugs: int, args: argparse.Namespace, wrk: str | None) -> SizeResul
         for name, calls in workloads.items():
             row = Row(name)
             base_calls = [loadgen.Call("GET", "/" + re.sub(r"\W+", "-", name))]
-            for target, which in ((ours, calls), (baseline, base_calls)):
-                if wrk:
-                    measure = run_wrk(
-                        wrk,
-                        target.url,
-                        which,
-                        connections=args.connections,
-                        duration=args.duration,
-                        workdir=workdir,
-                    )
-                else:
-                    measure = run_python(
-                        target.port,
-                        loadgen.cycling(which),
-                        connections=args.connections,
-                        duration=args.duration,
-                    )
-                if target is ours:
-                    row.ours = measure
-                else:
-                    row.baseline = measure
+            # Alternate druginfo and the baseline, best of `rounds` each: neighbours on a shared
+            # machine slow whichever run they overlap, and the best run is the least disturbed.
+            for _ in range(args.rounds):
+                for target, which in ((ours, calls), (baseline, base_calls)):
+                    if wrk:
+                        measure = run_wrk(
+                            wrk,
+                            target.url,
+                            which,
+                            connections=args.connections,
+                            duration=args.duration,
+                            workdir=workdir,
+                        )
+                    else:
+                        measure = run_python(
+                            target.port,
+                            loadgen.cycling(which),
+                            connections=args.connections,
+                            duration=args.duration,
+                        )
+                    if target is ours:
+                        row.ours = best(row.ours, measure)
+                    else:
+                        row.baseline = best(row.baseline, measure)
             log(f"[{drugs}] {name}: {row.ours.rate:,.0f} req/s vs baseline {row.baseline.rate:,.0f}")  # type: ignore[union-attr]
             result.rows.append(row)
         for note in notes:
             result.rows.append(Row(note.split(":")[0], note=note.split(": ", 1)[1]))
 
-        admin, why = admin_edit_calls(ours, env)
-        row = Row("admin FAQ edit (If-Match)", note=why)
-        if admin is not None:
-            row.ours = run_python(ours.port, admin, connections=args.connections, duration=args.duration)
-            row.baseline = run_python(
-                baseline.port,
-                naive_edit_calls(settings),
-                connections=args.connections,
-                duration=args.duration,
-            )
-            locked = sum(s.stderr().count("database is locked") for s in servers)
-            row.note = f"{locked} 'database is locked' in server logs; baseline: naive single-row ORM update"
-        result.rows.append(row)
+        result.rows.append(admin_row(ours, baseline, env, settings, servers, args))
     finally:
         for server in servers:
             server.stop()
@@ -466,7 +482,8 @@ def _fmt(value: float | None, pattern: str) -> str:
 
 def table(result: SizeResult, args: argparse.Namespace) -> str:
     lines = [
-        f"### {result.drugs:,} drugs — {args.connections} connections, {args.duration:g} s per workload",
+        f"### {result.drugs:,} drugs — {args.connections} connections, "
+        f"best of {args.rounds} alternating {args.duration:g} s runs per workload and server",
         "",
         "| workload | req/s | p50 ms | p99 ms | baseline req/s | ratio | target | note |",
         "|---|---:|---:|---:|---:|---:|---|---|",
@@ -513,6 +530,7 @@ def main() -> None:
     parser.add_argument("--drugs", type=int, action="append", help="Catalog size (repeatable; default 1000).")
     parser.add_argument("--duration", type=float, default=3.0, help="Seconds per workload and server.")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--rounds", type=int, default=2, help="Alternating runs per workload; best is kept.")
     parser.add_argument(
         "--hot", type=int, default=200, help="Distinct drugs the per-drug workloads cycle over."
     )
