@@ -1,8 +1,8 @@
 """The public response cache in front of the app: a repeated public GET is answered from memory.
 
 This pure ASGI middleware sits inside the app's other middleware (CORS, request ids, limits still
-apply) and in front of routing. For a GET it looks up (path, query string, Accept-Language) in the
-current generation's view of the store; a hit is answered from the prepared representation —
+apply) and in front of routing. For a GET it looks up (path, query string, Accept-Language, Host)
+in the current generation's view of the store; a hit is answered from the prepared representation —
 304 from the cached validators, gzip or plain bytes — without routing, parameter validation,
 dependencies or serialization. A miss goes to the route as usual, carrying the (view, key) slot
 that `PublishedStore.answer` fills, so only answers a public handler chose to cache are ever
@@ -25,7 +25,7 @@ class ResponseCacheMiddleware:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        accept_encoding = accept_language = if_none_match = if_modified_since = None
+        accept_encoding = accept_language = if_none_match = if_modified_since = host = None
         for name, value in scope["headers"]:
             if name == b"accept-encoding":
                 accept_encoding = value.decode("latin-1")
@@ -35,9 +35,12 @@ class ResponseCacheMiddleware:
                 accept_language = value
             elif name == b"if-modified-since":
                 if_modified_since = value.decode("latin-1")
+            elif name == b"host":
+                host = value
         store = self.store
         view = store.view()
-        key = (scope["path"], scope["query_string"], accept_language)
+        # Host and scheme: answers may carry absolute links (e.g. `Link: rel="next"`).
+        key = (scope["path"], scope["query_string"], accept_language, host, scope.get("scheme"))
         representation = view.responses.get(key)
         if representation is None:
             store.response_misses += 1

@@ -3,12 +3,12 @@
 Two kinds of cache, with different lifetimes:
 - by revision (across generations): rendered documents and the prepared bytes of their shapes.
   Revisions are immutable, so these never go stale; they are only evicted for room (LRU).
-- by generation (a `CacheView`): which revision each slug has live, and every prepared public answer
-  by request (path, query string, Accept-Language). A view is valid while the process's generation
-  clock still shows the generation it was made for (and for the UTC day it was made on: documents
-  say whether their review is overdue). A new generation makes a new, empty view: nothing in it
-  can be older than the generation it is labelled with, because a view is created before any
-  database read that fills it.
+- by generation (a `CacheView`): which revision each slug has live, and every prepared public
+  answer by request (path, query string, Accept-Language, Host). A view is valid while the
+  process's generation clock still shows the generation it was made for (and for the UTC day it
+  was made on: documents say whether their review is overdue). A new generation makes a new, empty
+  view: nothing in it can be older than the generation it is labelled with, because a view is
+  created before any database read that fills it.
 
 The hot path (`app.delivery.cache`) reads one attribute of the clock and one dict entry; nothing in
 it touches the database, the ORM or Pydantic.
@@ -174,8 +174,8 @@ class PublishedStore:
     def answer(self, request: Request, representation: Representation) -> Response:
         """Answer with `representation`, and keep it for the same request in the same generation.
 
-        Only for answers that depend on nothing but the path, the query string, Accept-Language
-        and published content.
+        Only for answers that depend on nothing but the path, the query string, Accept-Language,
+        Host and published content.
         """
         slot = request.scope.get(CACHE_SLOT)
         if slot is not None:

@@ -237,3 +237,9 @@ def test_bad_parameters_are_never_answered_from_cache(app_client: TestClient) ->
     assert app_client.get("/api/v1/drugs?limit=2&colour=red").status_code == 400
     assert app_client.get("/api/v1/drugs?limit=0").status_code == 422
     assert app_client.get("/api/v1/drugs/testdrug-a?include=nonsense").status_code == 422
+
+
+def test_absolute_links_follow_the_host_asked_for(app_client: TestClient) -> None:
+    for host in ("one.example", "two.example", "one.example"):
+        response = app_client.get("/api/v1/drugs?limit=1", headers={"Host": host})
+        assert response.headers["link"].startswith(f"<http://{host}/api/v1/drugs?")

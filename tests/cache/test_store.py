@@ -173,7 +173,7 @@ def test_a_new_day_starts_a_new_view(app_client: TestClient) -> None:
     store = app_client.app.state.store  # type: ignore[attr-defined]
     app_client.get(FAQ_URL)
     view = store.view()
-    assert view.responses.get((FAQ_URL, b"", None)) is not None
+    assert view.responses.get((FAQ_URL, b"", None, b"testserver", "http")) is not None
 
     view.expires_at = time.time() - 1
 
