@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
 from functools import lru_cache
+from typing import Protocol
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -27,6 +28,21 @@ GZIP_LEVEL = 6
 VARY = "Accept-Encoding, Accept-Language"
 
 RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+# Where the public response cache (app.delivery.cache) leaves a `ResponseSlot` in the ASGI scope
+# of a request it could not answer, for the handler's answer to fill.
+CACHE_SLOT = "druginfo.response_cache_slot"
+
+
+class ResponseSlot(Protocol):
+    def put(self, representation: Representation) -> None: ...
+
+
+def remember(request: Request, representation: Representation) -> None:
+    """Keep `representation` as the answer to this request for the rest of the content generation."""
+    slot: ResponseSlot | None = request.scope.get(CACHE_SLOT)
+    if slot is not None:
+        slot.put(representation)
 
 
 def http_date(moment: dt.datetime) -> str:
@@ -203,10 +219,11 @@ def public_json(
     content_language: str | None = None,
     extra_headers: dict[str, str] | None = None,
 ) -> Response:
-    """A cacheable public JSON answer made on the fly, or 304 when the client's copy is current.
+    """A cacheable public JSON answer, or 304 when the client's copy is current.
 
-    Prefer `app.delivery.store.PublishedStore.answer`, which also keeps the prepared answer for the
-    next request of the same content generation. `etag` is recomputed from `body` (kept for callers).
+    The prepared answer is kept by the response cache for the same request until the content
+    generation changes: use this only for answers that depend on nothing but the path, the query
+    string, Accept-Language, Host and published content. `etag` is recomputed from `body`.
     """
     del etag
     representation = prepare(
@@ -216,4 +233,5 @@ def public_json(
         content_language=content_language,
         extra_headers=extra_headers,
     )
+    remember(request, representation)
     return representation.response(request)

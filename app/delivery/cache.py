@@ -4,16 +4,17 @@ This pure ASGI middleware sits inside the app's other middleware (CORS, request 
 apply) and in front of routing. For a GET it looks up (path, query string, Accept-Language, Host)
 in the current generation's view of the store; a hit is answered from the prepared representation —
 304 from the cached validators, gzip or plain bytes — without routing, parameter validation,
-dependencies or serialization. A miss goes to the route as usual, carrying the (view, key) slot
-that `PublishedStore.answer` fills, so only answers a public handler chose to cache are ever
-served from here, and only for requests that already passed its validation once.
+dependencies or serialization. A miss goes to the route as usual, carrying a slot that
+`PublishedStore.answer` (or `app.core.http.public_json`) fills, so only answers a public handler
+chose to cache are ever served from here, and only for requests that already passed its validation.
 """
 
 from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from app.delivery.store import CACHE_SLOT, PublishedStore
+from app.core.http import CACHE_SLOT
+from app.delivery.store import PublishedStore, ViewSlot
 
 
 class ResponseCacheMiddleware:
@@ -44,7 +45,7 @@ class ResponseCacheMiddleware:
         representation = view.responses.get(key)
         if representation is None:
             store.response_misses += 1
-            scope[CACHE_SLOT] = (view, key)
+            scope[CACHE_SLOT] = ViewSlot(view, key)
             await self.app(scope, receive, send)
             return
         store.response_hits += 1

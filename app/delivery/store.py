@@ -31,16 +31,13 @@ from starlette.responses import Response
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.http import Representation, prepare, strong_etag
+from app.core.http import Representation, prepare, remember, strong_etag
 from app.delivery.render import PARTS, LiveRevision, render_document
 from app.publishing.generation import Generation, GenerationClock
 from app.publishing.models import PublishedDrug
 from app.revisions.models import DrugRevision
 
 __all__ = ["PublishedStore", "dumps", "select_parts", "strong_etag"]
-
-# Where the response cache leaves (view, key) in the ASGI scope for the handler that fills it.
-CACHE_SLOT = "druginfo.response_cache_slot"
 
 
 def dumps(value: Any) -> bytes:
@@ -114,6 +111,17 @@ def _next_utc_midnight(now: float) -> tuple[dt.date, float]:
     return today, midnight.timestamp()
 
 
+@dataclass(frozen=True, slots=True)
+class ViewSlot:
+    """Where a handler's answer to one request goes: this view, under this request key."""
+
+    view: CacheView
+    key: Any
+
+    def put(self, representation: Representation) -> None:
+        self.view.responses.put(self.key, representation)
+
+
 class CacheView:
     """What this process may serve for one content generation (and one UTC day)."""
 
@@ -177,10 +185,7 @@ class PublishedStore:
         Only for answers that depend on nothing but the path, the query string, Accept-Language,
         Host and published content.
         """
-        slot = request.scope.get(CACHE_SLOT)
-        if slot is not None:
-            view, key = slot
-            view.responses.put(key, representation)
+        remember(request, representation)
         return representation.response(request)
 
     def prepare_json(

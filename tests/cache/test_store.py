@@ -6,9 +6,12 @@ import time
 from typing import Any
 
 import pytest
+from fastapi import Request
 from fastapi.testclient import TestClient
+from starlette.responses import Response
 
 from app.core.config import Settings
+from app.core.http import public_json
 from app.main import create_app
 from tests.cache.conftest import edited, import_elsewhere, import_with
 
@@ -181,3 +184,21 @@ def test_a_new_day_starts_a_new_view(app_client: TestClient) -> None:
     before = store.response_hits
     app_client.get(FAQ_URL)
     assert store.response_hits == before
+
+
+def test_answers_made_with_public_json_are_kept_for_the_generation(synthetic: Settings) -> None:
+    # How a public endpoint from elsewhere (e.g. search) gets cached per generation and query.
+    app = create_app(synthetic)
+    built = []
+
+    @app.get("/api/v1/echo")
+    def echo(request: Request, q: str) -> Response:
+        built.append(q)
+        return public_json(request, synthetic, f'{{"q": "{q}"}}'.encode())
+
+    with TestClient(app) as client:
+        answers = [client.get("/api/v1/echo", params={"q": q}) for q in ("a", "a", "b", "a")]
+
+    assert [r.json().get("q") for r in answers] == ["a", "a", "b", "a"], answers[0].text
+    assert built == ["a", "b"]
+    assert answers[1].headers["etag"] == answers[0].headers["etag"] != answers[2].headers["etag"]
