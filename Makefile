@@ -36,7 +36,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix app tests migrations bench
 
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run --drugs 1000 --drugs 10000 $(BENCH_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/druginfo migrate

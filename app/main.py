@@ -22,12 +22,16 @@ from app.changes.router import router as changes_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
+from app.core.http import GZIP_MIN_SIZE
+from app.core.metrics import install_metrics
 from app.core.params import reject_unknown_query_params
+from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
 from app.embed.router import router as embed_router
 from app.fhir.router import router as fhir_router
 from app.infobutton.router import router as infobutton_router
+from app.publishing.generation import GenerationWatcher
 from app.schemaorg.router import router as jsonld_router
 from app.search.router import router as search_router
 
@@ -47,9 +51,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     db = Database(settings)
 
+    watcher = GenerationWatcher(db, interval=settings.cache_poll_interval)
+    store = PublishedStore(
+        db,
+        watcher.clock,
+        max_entries=settings.cache_max_entries,
+        max_documents=settings.cache_max_documents,
+    )
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        watcher.start()
         yield
+        watcher.stop()
         db.dispose()
 
     app = FastAPI(
@@ -63,10 +77,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.store = PublishedStore(db)
+    app.state.store = store
+    app.state.generation_watcher = watcher
 
     install_error_handlers(app)
-    app.add_middleware(GZipMiddleware, minimum_size=1000)
+    # Public answers carry their own precompressed variant; the middleware only compresses the rest.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
+    app.add_middleware(ResponseCacheMiddleware, store=store)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,
@@ -83,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     _install_docs(app)
     _install_health(app)
+    install_metrics(app, cache_stats=store.stats)
     return app
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi.testclient import TestClient
+
 from app.bundle.service import import_bundle, parse_bundle
 from app.core.config import Settings
 from app.core.db import Database, session_scope
@@ -35,9 +37,19 @@ def synthetic_drug(slug: str, name: str, **overrides: Any) -> dict[str, Any]:
     return drug
 
 
-def import_into(settings: Settings, bundle: dict[str, Any]) -> None:
-    """Import a bundle through the same path as the seed and CLI."""
-    db = Database(settings)
+def import_into(target: Settings | TestClient, bundle: dict[str, Any]) -> None:
+    """Import a bundle through the same path as the seed and CLI.
+
+    Given a client, the import runs through that app's own database, so the app sees it at once
+    (as a write in the same process); given settings, it is another process's write, which the app
+    learns of within the cache poll interval.
+    """
+    if isinstance(target, TestClient):
+        db: Database = target.app.state.db  # type: ignore[attr-defined]
+        for session in session_scope(db.write_sessions):
+            import_bundle(session, parse_bundle(bundle), author="test")
+        return
+    db = Database(target)
     try:
         for session in session_scope(db.write_sessions):
             import_bundle(session, parse_bundle(bundle), author="test")

@@ -20,3 +20,8 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
         assert body["code"] == code, body
     assert "Traceback" not in response.text
     return body
+
+
+def see_other_writes(client: Any) -> None:
+    """Let the app notice writes made by another process now, instead of at its next poll."""
+    client.app.state.generation_watcher.refresh()

@@ -55,6 +55,25 @@ class Settings(BaseSettings):
     cache_stale_while_revalidate: int = Field(
         default=300, ge=0, description="`stale-while-revalidate` (seconds) on public GET responses."
     )
+    cache_poll_interval: float = Field(
+        default=0.5,
+        gt=0,
+        le=60,
+        description=(
+            "Seconds between reads of the content generation by each process: the bound on how long a"
+            " process may serve content another process has replaced (PostgreSQL NOTIFY is usually faster)."
+        ),
+    )
+    cache_max_entries: int = Field(
+        default=4096,
+        ge=0,
+        description="Most prepared public answers kept in memory per process (LRU; 0 turns the cache off).",
+    )
+    cache_max_documents: int = Field(
+        default=1024,
+        ge=0,
+        description="Most rendered drug documents kept in memory per process (LRU), reused across lists.",
+    )
     cors_allow_origins: list[str] = Field(
         default=["*"], description="Origins allowed to read the public API from a browser (GET only)."
     )
@@ -70,6 +89,7 @@ class Settings(BaseSettings):
             "`https://portal.example.org` / `https://*.example.org`."
         ),
     )
+    access_log: bool = Field(default=True, description="Log one line per request (uvicorn's access log).")
 
     @field_validator("database_url")
     @classmethod

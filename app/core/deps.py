@@ -13,7 +13,7 @@ from app.core.config import Settings
 from app.core.db import Database, session_scope
 
 
-def get_settings_dep(request: Request) -> Settings:
+async def get_settings_dep(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -1,75 +1,247 @@
-"""Conditional GETs and cache headers for public responses."""
+"""Public responses prepared once: body, gzip variant, validators and every header, ready to send.
+
+A `Representation` is built when content is first rendered (in a worker thread) and then answered
+many times: a conditional GET is decided from its cached ETag / Last-Modified before any body is
+touched, and the compressed variant is made once, next to the plain bytes. Both the in-process
+response cache (`app.delivery.cache`) and the route handlers answer from it.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import gzip
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from email.utils import format_datetime, parsedate_to_datetime
+from functools import lru_cache
+from typing import Protocol
 
-from fastapi import Request
+from starlette.requests import Request
 from starlette.responses import Response
 
 from app.core.config import Settings
 
 JSON_MEDIA_TYPE = "application/json"
+GZIP_MIN_SIZE = 1024
+GZIP_LEVEL = 6
+VARY = "Accept-Encoding, Accept-Language"
+
+RawHeaders = tuple[tuple[bytes, bytes], ...]
+
+# Where the public response cache (app.delivery.cache) leaves a `ResponseSlot` in the ASGI scope
+# of a request it could not answer, for the handler's answer to fill.
+CACHE_SLOT = "druginfo.response_cache_slot"
+
+
+class ResponseSlot(Protocol):
+    def put(self, representation: Representation) -> None: ...
+
+
+def remember(request: Request, representation: Representation) -> None:
+    """Keep `representation` as the answer to this request for the rest of the content generation."""
+    slot: ResponseSlot | None = request.scope.get(CACHE_SLOT)
+    if slot is not None:
+        slot.put(representation)
 
 
 def http_date(moment: dt.datetime) -> str:
     return format_datetime(moment.astimezone(dt.UTC).replace(microsecond=0), usegmt=True)
 
 
-def _etag_matches(header: str, etag: str) -> bool:
-    candidates = [c.strip() for c in header.split(",")]
+def strong_etag(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def cache_control(settings: Settings) -> str:
+    return (
+        f"public, max-age={settings.cache_max_age}, "
+        f"stale-while-revalidate={settings.cache_stale_while_revalidate}"
+    )
+
+
+@lru_cache(maxsize=256)
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an `Accept-Encoding` value allows gzip (q=0 refuses it; `*` allows it)."""
+    allowed: dict[str, bool] = {}
+    for item in accept_encoding.lower().split(","):
+        name, _, params = item.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        allowed[name.strip()] = quality > 0
+    return allowed.get("gzip", allowed.get("x-gzip", allowed.get("*", False)))
+
+
+@lru_cache(maxsize=256)
+def _parse_http_date(value: str) -> dt.datetime | None:
+    try:
+        moment = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return moment if moment.tzinfo is not None else None
+
+
+def etag_matches(if_none_match: str, etag: str) -> bool:
     # If-None-Match uses the weak comparison (RFC 9110 §13.1.2): W/"x" matches "x".
+    if if_none_match == etag:
+        return True
+    candidates = [c.strip() for c in if_none_match.split(",")]
     return "*" in candidates or any(c.removeprefix("W/") == etag for c in candidates)
 
 
-def not_modified(request: Request, etag: str, last_modified: dt.datetime | None) -> bool:
-    if_none_match = request.headers.get("if-none-match")
-    if if_none_match is not None:
-        return _etag_matches(if_none_match, etag)
-    if_modified_since = request.headers.get("if-modified-since")
-    if if_modified_since and last_modified is not None:
-        try:
-            since = parsedate_to_datetime(if_modified_since)
-        except (TypeError, ValueError):
-            return False
-        if since.tzinfo is None:
-            return False
-        return last_modified.replace(microsecond=0) <= since
-    return False
+def not_modified_since(if_modified_since: str, last_modified: dt.datetime | None) -> bool:
+    if last_modified is None:
+        return False
+    since = _parse_http_date(if_modified_since)
+    return since is not None and last_modified.replace(microsecond=0) <= since
 
 
-def public_headers(settings: Settings, etag: str, last_modified: dt.datetime | None) -> dict[str, str]:
-    headers = {
-        "ETag": etag,
-        "Cache-Control": (
-            f"public, max-age={settings.cache_max_age}, "
-            f"stale-while-revalidate={settings.cache_stale_while_revalidate}"
-        ),
-        "Vary": "Accept-Encoding, Accept-Language",
-    }
+def _encode(headers: Iterable[tuple[str, str]]) -> RawHeaders:
+    return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
+
+
+@dataclass(frozen=True, slots=True)
+class Variant:
+    """One encoding of a representation: its bytes, ETag and the headers of a 200 and a 304."""
+
+    body: bytes
+    etag: str
+    ok_headers: RawHeaders
+    not_modified_headers: RawHeaders
+
+
+@dataclass(frozen=True, slots=True)
+class Representation:
+    """A public JSON answer, serialized, validated and compressed once."""
+
+    plain: Variant
+    gzipped: Variant | None
+    last_modified: dt.datetime | None
+
+    @property
+    def body(self) -> bytes:
+        return self.plain.body
+
+    @property
+    def etag(self) -> str:
+        return self.plain.etag
+
+    @property
+    def size(self) -> int:
+        return len(self.plain.body) + (len(self.gzipped.body) if self.gzipped else 0)
+
+    def choose(
+        self, accept_encoding: str | None, if_none_match: str | None, if_modified_since: str | None
+    ) -> tuple[int, RawHeaders, bytes]:
+        """Status, headers and body for a request with these headers (304 decided before any body)."""
+        variant = (
+            self.gzipped
+            if self.gzipped is not None and accept_encoding and accepts_gzip(accept_encoding)
+            else self.plain
+        )
+        if if_none_match is not None:
+            unchanged = etag_matches(if_none_match, variant.etag)
+        elif if_modified_since is not None:
+            unchanged = not_modified_since(if_modified_since, self.last_modified)
+        else:
+            unchanged = False
+        if unchanged:
+            return 304, variant.not_modified_headers, b""
+        return 200, variant.ok_headers, variant.body
+
+    def response(self, request: Request) -> Response:
+        headers = request.headers
+        status, raw_headers, body = self.choose(
+            headers.get("accept-encoding"), headers.get("if-none-match"), headers.get("if-modified-since")
+        )
+        return PreparedResponse(status, raw_headers, body)
+
+
+class PreparedResponse(Response):
+    """A Starlette response whose headers were computed in advance."""
+
+    def __init__(self, status_code: int, raw_headers: RawHeaders, body: bytes) -> None:
+        self.status_code = status_code
+        self.body = body
+        self.background = None
+        # A fresh list: outer middleware (CORS, request ids) appends to it in place.
+        self.raw_headers = list(raw_headers)
+
+
+def _variant(
+    body: bytes, etag: str, common: list[tuple[str, str]], *, encoding: str | None, media_type: str
+) -> Variant:
+    validators = [("ETag", etag), *common]
+    ok = [("Content-Type", media_type), ("Content-Length", str(len(body))), *validators]
+    if encoding:
+        ok.append(("Content-Encoding", encoding))
+    return Variant(body=body, etag=etag, ok_headers=_encode(ok), not_modified_headers=_encode(validators))
+
+
+def prepare(
+    body: bytes,
+    settings: Settings,
+    *,
+    last_modified: dt.datetime | None,
+    content_language: str | None = None,
+    extra_headers: Mapping[str, str] | None = None,
+    media_type: str = JSON_MEDIA_TYPE,
+) -> Representation:
+    """Validators, headers and (for bodies over ~1 kB) a gzip variant, computed once for `body`."""
+    common = [("Cache-Control", cache_control(settings)), ("Vary", VARY)]
     if last_modified is not None:
-        headers["Last-Modified"] = http_date(last_modified)
-    return headers
+        common.append(("Last-Modified", http_date(last_modified)))
+    if content_language:
+        common.append(("Content-Language", content_language))
+    if extra_headers:
+        # A caller's header replaces the default of the same name (e.g. the change feed's no-cache).
+        overridden = {name.lower() for name in extra_headers}
+        common = [(k, v) for k, v in common if k.lower() not in overridden]
+        common.extend(extra_headers.items())
+    etag = strong_etag(body)
+    plain = _variant(body, etag, common, encoding=None, media_type=media_type)
+    gzipped = None
+    if len(body) >= GZIP_MIN_SIZE:
+        compressed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+        if len(compressed) < len(body):
+            # A different strong ETag per encoding: the bytes differ (RFC 9110 §8.8.3).
+            gzipped = _variant(
+                compressed, etag[:-1] + '-gzip"', common, encoding="gzip", media_type=media_type
+            )
+    return Representation(plain=plain, gzipped=gzipped, last_modified=last_modified)
 
 
 def public_json(
     request: Request,
     settings: Settings,
     body: bytes,
-    etag: str,
-    last_modified: dt.datetime | None,
+    etag: str | None = None,
+    last_modified: dt.datetime | None = None,
     *,
     content_language: str | None = None,
     extra_headers: dict[str, str] | None = None,
     media_type: str = JSON_MEDIA_TYPE,
 ) -> Response:
-    """A cacheable public answer (JSON unless told otherwise), or 304 when the client's copy is current."""
-    headers = public_headers(settings, etag, last_modified)
-    if content_language:
-        headers["Content-Language"] = content_language
-    if extra_headers:
-        headers.update(extra_headers)
-    if not_modified(request, etag, last_modified):
-        return Response(status_code=304, headers=headers)
-    return Response(body, media_type=media_type, headers=headers)
+    """A cacheable public answer (JSON unless told otherwise), or 304 when the client's copy is current.
+
+    The prepared answer is kept by the response cache for the same request until the content
+    generation changes: use this only for answers that depend on nothing but the path, the query
+    string, Accept-Language, Host and published content. `etag` is recomputed from `body`.
+    """
+    del etag
+    representation = prepare(
+        body,
+        settings,
+        last_modified=last_modified,
+        content_language=content_language,
+        extra_headers=extra_headers,
+        media_type=media_type,
+    )
+    remember(request, representation)
+    return representation.response(request)

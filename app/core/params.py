@@ -19,7 +19,7 @@ def _query_names(dependant: Dependant) -> set[str]:
     return names
 
 
-def reject_unknown_query_params(request: Request) -> None:
+async def reject_unknown_query_params(request: Request) -> None:
     """App-wide dependency: a query parameter the route does not declare is a 400.
 
     A value with a control character is a 422 (PostgreSQL cannot even compare text with a NUL).

@@ -13,7 +13,7 @@ from app.delivery import service as delivery
 from app.delivery.store import PublishedStore
 
 
-def get_store(request: Request) -> PublishedStore:
+async def get_store(request: Request) -> PublishedStore:
     store: PublishedStore = request.app.state.store
     return store
 

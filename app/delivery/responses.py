@@ -9,9 +9,8 @@ from starlette.responses import Response
 
 from app.core.config import Settings
 from app.core.errors import InvalidParameters, ProblemField
-from app.core.http import public_json
 from app.core.pagination import next_link
-from app.delivery.store import dumps, strong_etag
+from app.delivery.store import PublishedStore
 
 
 def parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozenset[str] | None:
@@ -34,10 +33,15 @@ def parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozense
 def page_response(
     request: Request, settings: Settings, payload: dict[str, Any], *, locale: str | None = None
 ) -> Response:
-    """A page of a list (or any computed document) with its ETag and `Link: rel="next"`."""
-    body = dumps(payload)
+    """A page of a list (or any computed document) with its ETag and `Link: rel="next"`.
+
+    It may change with any publish, so it is dated by the content generation, and the prepared
+    answer is kept by the response cache until the generation changes.
+    """
+    store: PublishedStore = request.app.state.store
     cursor = payload.get("next_cursor")
     extra = {"Link": next_link(request.url, cursor)} if cursor else None
-    return public_json(
-        request, settings, body, strong_etag(body), None, content_language=locale, extra_headers=extra
+    representation = store.prepare_json(
+        payload, last_modified=store.content_changed_at, locale=locale, extra_headers=extra
     )
+    return store.answer(request, representation)

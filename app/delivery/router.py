@@ -11,7 +11,6 @@ from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_responses
-from app.core.http import public_json
 from app.core.locale import fallback_chain
 from app.core.markdown import render_markdown
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
@@ -21,7 +20,7 @@ from app.delivery import service as delivery
 from app.delivery.dependencies import Locale, Store
 from app.delivery.render import API, PARTS, localized, render_resource, summary_of
 from app.delivery.responses import page_response, parse_list
-from app.delivery.store import PublishedStore, dumps, select_parts, strong_etag
+from app.delivery.store import PublishedStore, select_parts
 from app.search import service as search_service
 from app.search.query import MAX_QUERY_LENGTH, parse_query
 
@@ -90,9 +89,9 @@ def _ranked(
 )
 def list_drugs(
     request: Request,
+    settings: SettingsDep,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     condition: Annotated[
         str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Condition slug.")
@@ -163,7 +162,6 @@ def _document(store: PublishedStore, slug: str, locale: str) -> dict[str, Any]:
 
 def _serve_shape(
     request: Request,
-    settings: SettingsDep,
     store: PublishedStore,
     slug: str,
     locale: str,
@@ -173,9 +171,7 @@ def _serve_shape(
     rendered = store.find_rendered(slug, locale, key, shape)
     if rendered is None:
         raise DrugNotPublished(f"No published drug with slug {slug!r}.")
-    return public_json(
-        request, settings, rendered.body, rendered.etag, rendered.last_modified, content_language=locale
-    )
+    return store.answer(request, rendered)
 
 
 @router.get(
@@ -188,7 +184,6 @@ def get_drug(
     request: Request,
     slug: SlugPath,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     include: Annotated[
         str | None,
@@ -200,7 +195,7 @@ def get_drug(
     """Every part embedded and ordered; `include=` chooses parts."""
     parts = parse_list(include, PARTS, "include")
     key = ("document", tuple(sorted(parts)) if parts is not None else None)
-    return _serve_shape(request, settings, store, slug, locale, key, lambda d: select_parts(d, parts))
+    return _serve_shape(request, store, slug, locale, key, lambda d: select_parts(d, parts))
 
 
 def _envelope(document: dict[str, Any], items: Any, *, key: str = "items") -> dict[str, Any]:
@@ -221,10 +216,8 @@ def _part_endpoint(path: str, part: str, model: type, summary: str) -> None:
         responses=problem_responses(400, 404, 422),
         name=f"get_drug_{part}",
     )
-    def endpoint(
-        request: Request, slug: SlugPath, store: Store, settings: SettingsDep, locale: Locale
-    ) -> Response:
-        return _serve_shape(request, settings, store, slug, locale, part, lambda d: _envelope(d, d[part]))
+    def endpoint(request: Request, slug: SlugPath, store: Store, locale: Locale) -> Response:
+        return _serve_shape(request, store, slug, locale, part, lambda d: _envelope(d, d[part]))
 
     endpoint.__doc__ = f"{summary} (with the drug's disclaimer and review metadata)."
 
@@ -251,7 +244,6 @@ def _part_item_endpoint(path: str, part: str, model: type, noun: str) -> None:
         slug: SlugPath,
         item_id: ItemId,
         store: Store,
-        settings: SettingsDep,
         locale: Locale,
     ) -> Response:
         document = _document(store, slug, locale)
@@ -261,7 +253,7 @@ def _part_item_endpoint(path: str, part: str, model: type, noun: str) -> None:
         def shape(d: dict[str, Any]) -> Any:
             return _envelope(d, next(item for item in d[part] if item["id"] == item_id), key="item")
 
-        return _serve_shape(request, settings, store, slug, locale, (part, "item", item_id), shape)
+        return _serve_shape(request, store, slug, locale, (part, "item", item_id), shape)
 
     endpoint.__doc__ = (
         f"One {noun} (the link of a search hit), with the drug's disclaimer and review metadata."
@@ -287,7 +279,6 @@ def get_drug_section(
     slug: SlugPath,
     key: Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100)],
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
 ) -> Response:
     """One section by key, e.g. `mechanism`."""
@@ -298,7 +289,7 @@ def get_drug_section(
     def shape(d: dict[str, Any]) -> Any:
         return _envelope(d, next(s for s in d["sections"] if s["key"] == key), key="item")
 
-    return _serve_shape(request, settings, store, slug, locale, ("section", key), shape)
+    return _serve_shape(request, store, slug, locale, ("section", key), shape)
 
 
 @router.get(
@@ -311,7 +302,6 @@ def get_drug_side_effects(
     request: Request,
     slug: SlugPath,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     seriousness: Annotated[
         Literal["common", "serious"] | None, Query(description="Only this seriousness.")
@@ -322,7 +312,7 @@ def get_drug_side_effects(
     def shape(d: dict[str, Any]) -> Any:
         return _envelope(d, [e for e in d["side_effects"] if seriousness in (None, e["seriousness"])])
 
-    return _serve_shape(request, settings, store, slug, locale, ("side_effects", seriousness), shape)
+    return _serve_shape(request, store, slug, locale, ("side_effects", seriousness), shape)
 
 
 @router.get(
@@ -335,7 +325,6 @@ def get_drug_indications(
     request: Request,
     slug: SlugPath,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     status: Annotated[
         Literal["approved", "investigational"] | None, Query(description="Only this status.")
@@ -346,7 +335,7 @@ def get_drug_indications(
     def shape(d: dict[str, Any]) -> Any:
         return _envelope(d, [i for i in d["indications"] if status in (None, i["status"])])
 
-    return _serve_shape(request, settings, store, slug, locale, ("indications", status), shape)
+    return _serve_shape(request, store, slug, locale, ("indications", status), shape)
 
 
 @router.get(
@@ -356,7 +345,7 @@ def get_drug_indications(
     responses=problem_responses(400, 404, 422),
 )
 def get_drug_support_resources(
-    request: Request, slug: SlugPath, conn: ReadConn, store: Store, settings: SettingsDep, locale: Locale
+    request: Request, settings: SettingsDep, slug: SlugPath, conn: ReadConn, store: Store, locale: Locale
 ) -> Response:
     """The resources the drug links to, followed by global resources."""
     document = _document(store, slug, locale)
@@ -365,10 +354,10 @@ def get_drug_support_resources(
     items = document["support_resources"] + [
         render_resource(r, chain) for r in delivery.global_resources(conn) if r["slug"] not in linked
     ]
-    body = dumps(_envelope(document, items))
-    return public_json(
-        request, settings, body, strong_etag(body), document["published_at"], content_language=locale
-    )
+    # Global resources can change without a publish of this drug: date it by the generation too.
+    changed = max(filter(None, (document["published_at"], store.content_changed_at)))
+    representation = store.prepare_json(_envelope(document, items), last_modified=changed, locale=locale)
+    return store.answer(request, representation)
 
 
 @router.get(
@@ -419,7 +408,7 @@ def list_conditions(
     responses=problem_responses(400, 404, 422),
 )
 def get_condition(
-    request: Request, slug: SlugPath, conn: ReadConn, store: Store, settings: SettingsDep, locale: Locale
+    request: Request, settings: SettingsDep, slug: SlugPath, conn: ReadConn, store: Store, locale: Locale
 ) -> Response:
     """The condition, with its drugs split into approved and investigational."""
     condition = delivery.find_condition(conn, slug)
@@ -496,9 +485,9 @@ def _across_drugs(
 )
 def list_faqs(
     request: Request,
+    settings: SettingsDep,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     q: SearchText = None,
     drug: DrugFilter = None,
@@ -593,9 +582,9 @@ def list_combinations(
 )
 def list_support_resources(
     request: Request,
+    settings: SettingsDep,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     category: Annotated[
         Literal["support-group", "financial-assistance", "educational", "nutrition", "other"] | None,

@@ -74,7 +74,12 @@ def _widget_response(
         )
 
     rendered = store.find_rendered(
-        slug, locale, ("embed", part, theme, page_url), shape, encode=lambda html: html.encode("utf-8")
+        slug,
+        locale,
+        ("embed", part, theme, page_url),
+        shape,
+        encode=lambda html: html.encode("utf-8"),
+        media_type=HTML_MEDIA_TYPE,
     )
     if rendered is None:
         raise DrugNotPublished(f"No published drug with slug {slug!r}.")

@@ -9,6 +9,7 @@ from app.core.db import utcnow
 from app.delivery.render import document_locales
 from app.drugs.models import Drug
 from app.drugs.service import snapshot
+from app.publishing import generation
 from app.publishing.models import (
     ContentState,
     PublicationEvent,
@@ -22,13 +23,17 @@ from app.revisions.models import DrugRevision
 from app.search import service as search_service
 
 
-def bump_generation(session: Session) -> None:
+def bump_generation(session: Session) -> int:
     """Advance the content generation in the current transaction (caches compare against it)."""
-    session.execute(
+    number: int = session.execute(
         sa.update(ContentState)
         .where(ContentState.id == 1)
         .values(generation=ContentState.generation + 1, updated_at=utcnow())
-    )
+        .returning(ContentState.generation)
+        .execution_options(synchronize_session=False)
+    ).scalar_one()
+    generation.announce(session, number)
+    return number
 
 
 def current_generation(session: Session) -> int:

@@ -131,7 +131,8 @@ def test_unknown_drug_is_404_on_every_endpoint(public_client: TestClient, path: 
 
 
 def test_unpublished_drug_never_leaks(seeded: Settings, seeded_client: TestClient) -> None:
-    import_into(seeded, {"drugs": [synthetic_drug("testdrug-draft", "Testdrug Draft", status="draft")]})
+    draft = synthetic_drug("testdrug-draft", "Testdrug Draft", status="draft")
+    import_into(seeded_client, {"drugs": [draft]})
 
     assert_problem(seeded_client.get("/api/v1/drugs/testdrug-draft"), 404)
     assert_problem(seeded_client.get("/api/v1/drugs/testdrug-draft/faqs"), 404)
@@ -140,20 +141,20 @@ def test_unpublished_drug_never_leaks(seeded: Settings, seeded_client: TestClien
 
 
 def test_archived_drug_is_removed_from_public_view(seeded: Settings, seeded_client: TestClient) -> None:
-    import_into(seeded, {"drugs": [synthetic_drug("testdrug-a", "Testdrug A")]})
+    import_into(seeded_client, {"drugs": [synthetic_drug("testdrug-a", "Testdrug A")]})
     assert seeded_client.get("/api/v1/drugs/testdrug-a").status_code == 200
 
-    import_into(seeded, {"drugs": [synthetic_drug("testdrug-a", "Testdrug A", status="archived")]})
+    import_into(seeded_client, {"drugs": [synthetic_drug("testdrug-a", "Testdrug A", status="archived")]})
 
     assert_problem(seeded_client.get("/api/v1/drugs/testdrug-a"), 404)
 
 
 def test_republished_change_is_served(seeded: Settings, seeded_client: TestClient) -> None:
-    import_into(seeded, {"drugs": [synthetic_drug("testdrug-a", "Testdrug A")]})
+    import_into(seeded_client, {"drugs": [synthetic_drug("testdrug-a", "Testdrug A")]})
     first = seeded_client.get("/api/v1/drugs/testdrug-a").json()
 
     changed = synthetic_drug("testdrug-a", "Testdrug A", summary="A changed synthetic summary.")
-    import_into(seeded, {"drugs": [changed]})
+    import_into(seeded_client, {"drugs": [changed]})
     second = seeded_client.get("/api/v1/drugs/testdrug-a").json()
 
     assert second["summary"] == "A changed synthetic summary."

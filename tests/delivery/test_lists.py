@@ -204,8 +204,7 @@ def test_support_resources(public_client: TestClient, params: dict[str, str], ex
 
 
 def test_global_resources_join_every_drug(seeded: Settings, seeded_client: TestClient) -> None:
-    import_into(
-        seeded,
+    import_into(seeded_client,
         {"support_resources": [{"slug": "test-helpline", "category": "other", "title": "Test helpline",
                                 "url": "https://example.org/help", "is_global": True}]},
     )  # fmt: skip

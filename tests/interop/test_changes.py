@@ -14,7 +14,7 @@ from app.bundle.service import import_bundle, parse_bundle
 from app.core.config import Settings
 from app.core.db import Database, session_scope
 from tests.factories import import_into, synthetic_drug
-from tests.helpers import assert_problem
+from tests.helpers import assert_problem, see_other_writes
 
 
 def _bundle(slug: str, name: str, **overrides: Any) -> dict[str, Any]:
@@ -29,15 +29,11 @@ def _events(client: TestClient, **params: Any) -> list[tuple[str, str, int | Non
 def test_publish_update_unpublish_in_order(client: TestClient, settings: Settings) -> None:
     assert client.get("/api/v1/changes").json() == {"items": [], "next_cursor": "0", "has_more": False}
 
-    import_into(settings, _bundle("testdrug-a", "Testdrug A"))
-    import_into(settings, _bundle("testdrug-b", "Testdrug B"))
-    import_into(
-        settings, _bundle("testdrug-a", "Testdrug A", summary="Testdrug A, edited synthetic summary.")
-    )
-    import_into(
-        settings, _bundle("testdrug-a", "Testdrug A", summary="Testdrug A, edited synthetic summary.")
-    )
-    import_into(settings, _bundle("testdrug-b", "Testdrug B", status="draft"))
+    import_into(client, _bundle("testdrug-a", "Testdrug A"))
+    import_into(client, _bundle("testdrug-b", "Testdrug B"))
+    import_into(client, _bundle("testdrug-a", "Testdrug A", summary="Testdrug A, edited synthetic summary."))
+    import_into(client, _bundle("testdrug-a", "Testdrug A", summary="Testdrug A, edited synthetic summary."))
+    import_into(client, _bundle("testdrug-b", "Testdrug B", status="draft"))
 
     assert _events(client) == [
         ("published", "testdrug-a", 1),
@@ -55,7 +51,7 @@ def test_publish_update_unpublish_in_order(client: TestClient, settings: Setting
 
 def test_cursor_pages_resume_without_gaps_or_repeats(client: TestClient, settings: Settings) -> None:
     for i in range(5):
-        import_into(settings, _bundle(f"testdrug-{i}", f"Testdrug {i}"))
+        import_into(client, _bundle(f"testdrug-{i}", f"Testdrug {i}"))
 
     first = client.get("/api/v1/changes", params={"limit": 2})
     body = first.json()
@@ -70,16 +66,16 @@ def test_cursor_pages_resume_without_gaps_or_repeats(client: TestClient, setting
     # Polling from the last cursor: nothing new, the same cursor back; then only the new event.
     cursor = body["next_cursor"]
     assert client.get("/api/v1/changes", params={"since": cursor}).json()["next_cursor"] == cursor
-    import_into(settings, _bundle("testdrug-new", "Testdrug New"))
+    import_into(client, _bundle("testdrug-new", "Testdrug New"))
     assert _events(client, since=cursor) == [("published", "testdrug-new", 1)]
 
 
 def test_since_a_timestamp(client: TestClient, settings: Settings) -> None:
-    import_into(settings, _bundle("testdrug-old", "Testdrug Old"))
+    import_into(client, _bundle("testdrug-old", "Testdrug Old"))
     time.sleep(0.01)
     moment = dt.datetime.now(dt.UTC)
     time.sleep(0.01)
-    import_into(settings, _bundle("testdrug-recent", "Testdrug Recent"))
+    import_into(client, _bundle("testdrug-recent", "Testdrug Recent"))
 
     assert _events(client, since=moment.isoformat()) == [("published", "testdrug-recent", 1)]
     assert _events(client, since=moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")) == [
@@ -92,12 +88,12 @@ def test_since_a_timestamp(client: TestClient, settings: Settings) -> None:
 
 
 def test_feed_is_revalidated_every_time(client: TestClient, settings: Settings) -> None:
-    import_into(settings, _bundle("testdrug-a", "Testdrug A"))
+    import_into(client, _bundle("testdrug-a", "Testdrug A"))
     first = client.get("/api/v1/changes")
 
     assert first.headers["cache-control"] == "public, no-cache"
     assert client.get("/api/v1/changes", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
-    import_into(settings, _bundle("testdrug-b", "Testdrug B"))
+    import_into(client, _bundle("testdrug-b", "Testdrug B"))
     assert client.get("/api/v1/changes", headers={"If-None-Match": first.headers["etag"]}).status_code == 200
 
 
@@ -151,4 +147,5 @@ def test_ids_follow_commit_order_when_publishers_overlap(client: TestClient, set
         db.dispose()
 
     assert not errors, errors
+    see_other_writes(client)  # the publishers above wrote as other processes
     assert [slug for _, slug, _ in _events(client)] == ["testdrug-first", "testdrug-second"]

@@ -14,6 +14,7 @@ from app.cli import alembic_config, migrate_database, reindex_search
 from app.core.config import Settings
 from app.core.db import make_null_pool_engine
 from tests.conftest import PostgresServer
+from tests.helpers import see_other_writes
 
 
 def _fresh_url(engine_name: str, request: pytest.FixtureRequest, tmp_path: Path) -> str:
@@ -67,10 +68,13 @@ def test_migrate_indexes_drugs_published_without_entries(seeded_client: TestClie
         if conn.dialect.name == "sqlite":
             conn.execute(sa.text("DELETE FROM search_fts_porter"))
         conn.execute(sa.text("DELETE FROM search_entry"))
+        conn.execute(sa.text("UPDATE content_state SET generation = generation + 1"))
     engine.dispose()
+    see_other_writes(seeded_client)
     assert seeded_client.get("/api/v1/search", params={"q": "neutropenia"}).json()["total"] == 0
 
     migrate_database(seeded)
+    see_other_writes(seeded_client)
 
     assert seeded_client.get("/api/v1/search", params={"q": "neutropenia"}).json()["total"] > 0
     assert reindex_search(seeded, only_missing=True) == 0

@@ -9,10 +9,12 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.core.db import Database
+from tests.helpers import see_other_writes
 from tests.search.corpus import TESTDRUG_C, bundle, import_corpus
 
 
 def titles(client: TestClient, q: str) -> list[str]:
+    see_other_writes(client)  # the imports run as another process would
     response = client.get("/api/v1/search", params={"q": q})
     assert response.status_code == 200, response.text
     return [hit["title"] for hit in response.json()["items"]]
