@@ -16,9 +16,11 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, Response
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
+from app.admin.router import ADMIN_PREFIX, admin_router
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
+from app.core.middleware import BodySizeLimitMiddleware, NoStoreMiddleware
 from app.core.params import reject_unknown_query_params
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
@@ -29,8 +31,9 @@ DESCRIPTION = """\
 Patient-information content about drugs: long-form sections, FAQs, side effects with management
 advice, conditions treated, combination therapies, patient stories and support resources.
 
-The delivery API (`/api/v1`) serves published content only. Every error is an RFC 9457
-`application/problem+json` document.
+The delivery API (`/api/v1`) serves published content only. The management API (`/api/v1/admin`)
+needs an API key (`Authorization: Bearer <key>`) and edits the working draft; changes there reach the
+public only when published. Every error is an RFC 9457 `application/problem+json` document.
 """
 
 
@@ -59,6 +62,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
+    app.add_middleware(NoStoreMiddleware, prefixes=(ADMIN_PREFIX,))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,
@@ -67,6 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Last-Modified", "Link", "Content-Language"],
     )
     app.include_router(delivery_router)
+    app.include_router(admin_router())
     _install_docs(app)
     _install_health(app)
     return app

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the mappers see the whole schema."""
 
+from app.auth.models import ApiKey
 from app.conditions.models import Condition
 from app.core.db import Base
 from app.drugs.models import (
@@ -20,6 +21,7 @@ from app.resources.models import DrugSupportResource, SupportResource
 from app.revisions.models import DrugRevision
 
 __all__ = [
+    "ApiKey",
     "Base",
     "Combination",
     "CombinationComponent",

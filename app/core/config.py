@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long a SQLite writer waits for the lock before giving up."
     )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (chunked bodies are counted as they stream); "
+        "larger bodies get `413`.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
 
     @field_validator("database_url")
