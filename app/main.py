@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, Response
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
-from app.admin.router import ADMIN_PREFIX, admin_router
+from app.admin.router import ADMIN_PREFIX, include_admin_routers
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         expose_headers=["ETag", "Last-Modified", "Link", "Content-Language"],
     )
     app.include_router(delivery_router)
-    app.include_router(admin_router())
+    include_admin_routers(app)
     _install_docs(app)
     _install_health(app)
     return app

@@ -19,7 +19,7 @@ from app.auth import scopes
 from app.auth import service as auth_service
 from app.auth.service import Principal
 from app.core.db import utcnow
-from app.core.deps import DatabaseDep
+from app.core.deps import get_db
 from app.core.errors import Forbidden, Unauthorized
 
 log = logging.getLogger("druginfo.auth")
@@ -37,9 +37,7 @@ bearer = HTTPBearer(
 
 
 def authenticate(
-    request: Request,
-    db: DatabaseDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)],
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ) -> Principal:
     """The caller's key, or 401 with `WWW-Authenticate: Bearer`."""
     cached: Principal | None = getattr(request.state, "principal", None)
@@ -49,6 +47,7 @@ def authenticate(
         raise Unauthorized(
             "This endpoint needs an API key: send `Authorization: Bearer <key>`.", code="unauthenticated"
         )
+    db = get_db(request)  # called directly: this runs on every admin route, keep its tree small
     with db.engine.connect() as conn:
         found = auth_service.authenticate_token(conn, credentials.credentials)
     if found is None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from app.conditions.models import Condition
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
-from app.core.types import Markdown, Name, ReadModel, Slug, WriteModel
+from app.core.types import Markdown, Name, ReadModel, Slug, WriteModel, not_null
 
 ADMIN_CONDITIONS = "/api/v1/admin/conditions"
 
@@ -26,6 +26,8 @@ class ConditionUpdate(WriteModel):
     slug: Slug | None = None
     name: Name | None = None
     description: Markdown | None = None
+
+    _required = field_validator("slug", "name")(not_null)
 
 
 class ConditionRead(ReadModel):

@@ -198,12 +198,8 @@ def update_drug(session: Session, drug: Drug, changes: schemas.DrugUpdate, *, if
         return drug
     if data.slug != drug.slug and _slug_taken(session, data.slug):
         raise conflict("/slug", f"A drug (possibly deleted) already uses the slug {data.slug!r}.")
-    drug.slug = data.slug
-    drug.name = data.name
-    drug.brand_names = list(data.brand_names)
-    drug.drug_class = data.drug_class
-    drug.summary = data.summary
-    drug.disclaimer = data.disclaimer
+    # Child rows first: their intermediate flushes must not carry the drug's own UPDATE, so that
+    # the drug's version advances exactly once per request.
     if data.codes != current.codes:
         drug.codes.clear()
         session.flush()  # the (drug, system) unique key: old rows go before new ones come
@@ -212,6 +208,12 @@ def update_drug(session: Session, drug: Drug, changes: schemas.DrugUpdate, *, if
         drug.sources.clear()
         session.flush()
         drug.sources.extend(_sources(data.sources))
+    drug.slug = data.slug
+    drug.name = data.name
+    drug.brand_names = list(data.brand_names)
+    drug.drug_class = data.drug_class
+    drug.summary = data.summary
+    drug.disclaimer = data.disclaimer
     drug_changed(drug)
     session.flush()
     return drug

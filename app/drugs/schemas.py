@@ -35,6 +35,7 @@ from app.core.types import (
     Tag,
     Title,
     WriteModel,
+    not_null,
 )
 from app.drugs.models import (
     Combination,
@@ -101,6 +102,7 @@ class DrugUpdate(WriteModel):
     sources: list[SourceIn] | None = Field(default=None, max_length=50)
 
     _systems = field_validator("codes")(_lowercase_systems)
+    _required = field_validator("slug", "name", "brand_names", "codes", "sources")(not_null)
 
 
 class SourceRead(ReadModel):
@@ -387,11 +389,15 @@ class SectionUpdate(WriteModel):
     title: Title | None = None
     body: Markdown | None = None
 
+    _required = field_validator("key", "title", "body")(not_null)
+
 
 class FaqUpdate(WriteModel):
     question: Question | None = None
     answer: Markdown | None = None
     tags: list[Tag] | None = Field(default=None, max_length=20)
+
+    _required = field_validator("question", "answer", "tags")(not_null)
 
 
 class SideEffectUpdate(WriteModel):
@@ -402,17 +408,23 @@ class SideEffectUpdate(WriteModel):
     urgency: Urgency | None = None
     when_to_contact_care_team: ShortText | None = None
 
+    _required = field_validator("name", "seriousness", "management_tips")(not_null)
+
 
 class MonitoringUpdate(WriteModel):
     name: Name | None = None
     purpose: ShortText | None = None
     frequency: ShortText | None = None
 
+    _required = field_validator("name", "purpose")(not_null)
+
 
 class IndicationUpdate(WriteModel):
     condition: Slug | None = None
     status: IndicationStatus | None = None
     notes: ShortText | None = None
+
+    _required = field_validator("condition", "status")(not_null)
 
 
 class CombinationUpdate(WriteModel):
@@ -423,11 +435,15 @@ class CombinationUpdate(WriteModel):
     rationale: Markdown | None = None
     notes: Markdown | None = None
 
+    _required = field_validator("name", "components")(not_null)
+
 
 class StoryUpdate(WriteModel):
     title: Title | None = None
     person: PersonIn | None = Field(default=None, description="Replaces the person as a whole.")
     body: Markdown | None = None
+
+    _required = field_validator("title", "person", "body")(not_null)
 
 
 class PartOrder(WriteModel):

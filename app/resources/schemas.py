@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from app.bundle.schemas import ResourceCategory
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
-from app.core.types import Markdown, ReadModel, Slug, Title, WriteModel
+from app.core.types import Markdown, ReadModel, Slug, Title, WriteModel, not_null
 from app.resources.models import SupportResource
 
 ADMIN_RESOURCES = "/api/v1/admin/support-resources"
@@ -34,6 +34,8 @@ class SupportResourceUpdate(WriteModel):
     phone: str | None = Field(default=None, max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")
     email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
     is_global: bool | None = None
+
+    _required = field_validator("slug", "category", "title", "is_global")(not_null)
 
 
 class SupportResourceRead(ReadModel):
