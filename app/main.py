@@ -17,6 +17,7 @@ from starlette.responses import HTMLResponse, Response
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
 from app.admin.router import ADMIN_PREFIX, include_admin_routers
+from app.auth.redaction import install_log_redaction
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
@@ -41,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build one app instance around its own settings and database engines."""
     settings = settings or get_settings()
     db = Database(settings)
+    install_log_redaction()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -25,7 +25,9 @@ def create_tokens(settings: Settings) -> dict[str, str]:
     try:
         with unit_of_work(db) as session:
             return {
-                role: auth_service.create_key(session, name=f"test {role}", role=role, created_by="test").token
+                role: auth_service.create_key(
+                    session, name=f"test {role}", role=role, created_by="test"
+                ).token
                 for role in ROLES
             }
     finally:
@@ -57,16 +59,24 @@ class Admin:
     def get(self, path: str, *, role: str | None = "viewer", **kwargs: Any) -> httpx.Response:
         return self.request("GET", path, role=role, **kwargs)
 
-    def post(self, path: str, json: Any = None, *, role: str | None = "editor", **kwargs: Any) -> httpx.Response:
+    def post(
+        self, path: str, json: Any = None, *, role: str | None = "editor", **kwargs: Any
+    ) -> httpx.Response:
         return self.request("POST", path, role=role, json=json, **kwargs)
 
-    def patch(self, path: str, json: Any, *, etag: str | None, role: str | None = "editor", **kwargs: Any) -> httpx.Response:
+    def patch(
+        self, path: str, json: Any, *, etag: str | None, role: str | None = "editor", **kwargs: Any
+    ) -> httpx.Response:
         return self.request("PATCH", path, role=role, etag=etag, json=json, **kwargs)
 
-    def put(self, path: str, json: Any, *, etag: str | None, role: str | None = "editor", **kwargs: Any) -> httpx.Response:
+    def put(
+        self, path: str, json: Any, *, etag: str | None, role: str | None = "editor", **kwargs: Any
+    ) -> httpx.Response:
         return self.request("PUT", path, role=role, etag=etag, json=json, **kwargs)
 
-    def delete(self, path: str, *, etag: str | None, role: str | None = "editor", **kwargs: Any) -> httpx.Response:
+    def delete(
+        self, path: str, *, etag: str | None, role: str | None = "editor", **kwargs: Any
+    ) -> httpx.Response:
         return self.request("DELETE", path, role=role, etag=etag, **kwargs)
 
     def created(self, path: str, json: Any) -> dict[str, Any]:

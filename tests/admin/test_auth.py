@@ -50,10 +50,15 @@ def test_openapi_declares_a_key_and_a_scope_on_every_admin_operation(tmp_path: P
         assert {"401", "403"} <= op["responses"].keys(), (method, path)
         if method in {"patch", "put", "delete"}:
             assert {"412", "428"} <= op["responses"].keys(), (method, path)
-            assert any(p["name"] == "if-match" and p["in"] == "header" for p in op["parameters"]), (method, path)
+            assert any(p["name"] == "if-match" and p["in"] == "header" for p in op["parameters"]), (
+                method,
+                path,
+            )
         if method == "post" and not path.endswith("/revoke"):
             assert "201" in op["responses"], (method, path)
-    public_ops = [op for path, ops in schema["paths"].items() if not path.startswith(ADMIN) for op in ops.values()]
+    public_ops = [
+        op for path, ops in schema["paths"].items() if not path.startswith(ADMIN) for op in ops.values()
+    ]
     assert public_ops and all("security" not in op for op in public_ops)
 
 
@@ -90,7 +95,9 @@ def test_bad_keys_are_401(admin: Admin) -> None:
     bad = {
         "Bearer nonsense": "invalid_key",
         "Bearer dik_00000000_" + "A" * 43: "invalid_key",  # well-formed, unknown prefix
-        "Bearer " + real[:-1] + ("A" if real[-1] != "A" else "B"): "invalid_key",  # right prefix, wrong secret
+        "Bearer "
+        + real[:-1]
+        + ("A" if real[-1] != "A" else "B"): "invalid_key",  # right prefix, wrong secret
         "Bearer " + real + "x": "invalid_key",
         "Basic dXNlcjpwYXNz": "unauthenticated",
         "Bearer": "unauthenticated",

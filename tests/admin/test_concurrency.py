@@ -1,4 +1,4 @@
-"""Real concurrency: racing editors on one FAQ, racing creates of one slug, and a database that stays locked."""
+"""Real concurrency: editors racing on one FAQ, creates racing on one slug, a database that stays locked."""
 
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from app.core.db import Database
 from app.drugs.models import Faq
 from app.main import create_app
 from tests.admin.conftest import Admin, create_tokens
-from tests.conftest import new_database
 from tests.admin.test_drugs import count_rows
+from tests.conftest import new_database
 from tests.helpers import assert_problem
 
 EDITORS = 20
@@ -54,7 +54,9 @@ def test_twenty_editors_racing_on_one_faq_exactly_one_wins(admin: Admin, drug: d
     url = f"/drugs/testdrug-a/faqs/{faq['id']}"
     admin.get(url, role="editor")  # the key's first use is recorded before the race, not during it
 
-    responses = race(EDITORS, lambda i: admin.patch(url, {"answer": f"Answer from editor {i}."}, etag=faq["etag"]))
+    responses = race(
+        EDITORS, lambda i: admin.patch(url, {"answer": f"Answer from editor {i}."}, etag=faq["etag"])
+    )
 
     statuses = Counter(r.status_code for r in responses)
     assert statuses == {200: 1, 412: EDITORS - 1}, statuses
@@ -73,7 +75,9 @@ def test_racing_editors_of_different_faqs_all_win(admin: Admin, drug: dict[str, 
 
     responses = race(
         len(faqs),
-        lambda i: admin.patch(f"/drugs/testdrug-a/faqs/{faqs[i]['id']}", {"answer": f"New {i}."}, etag=faqs[i]["etag"]),
+        lambda i: admin.patch(
+            f"/drugs/testdrug-a/faqs/{faqs[i]['id']}", {"answer": f"New {i}."}, etag=faqs[i]["etag"]
+        ),
     )
 
     assert [r.status_code for r in responses] == [200] * len(faqs), [r.text for r in responses]
@@ -93,7 +97,9 @@ def test_racing_creates_of_one_slug_make_one_drug(admin: Admin, settings: Settin
     assert count_rows(settings, "drug") == 1
 
 
-def test_version_column_makes_every_update_a_compare_and_set(settings: Settings, admin: Admin, drug: dict[str, Any]) -> None:
+def test_version_column_makes_every_update_a_compare_and_set(
+    settings: Settings, admin: Admin, drug: dict[str, Any]
+) -> None:
     """Even without the row lock, a stale writer cannot overwrite: UPDATE ... WHERE version = :seen."""
     faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "A."})
     db = Database(settings)
@@ -113,7 +119,9 @@ def test_version_column_makes_every_update_a_compare_and_set(settings: Settings,
     assert admin.get(f"/drugs/testdrug-a/faqs/{faq['id']}").json()["answer"] == "Fresh."
 
 
-def test_a_write_that_cannot_get_the_lock_is_503_not_500(request: pytest.FixtureRequest, tmp_path: Path) -> None:
+def test_a_write_that_cannot_get_the_lock_is_503_not_500(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
     # SQLite only: one writer at a time. (PostgreSQL writers lock rows and wait; see the races above.)
     settings = Settings(database_url=new_database(request, "sqlite", tmp_path), sqlite_busy_timeout_ms=200)
     tokens = create_tokens(settings)

@@ -16,7 +16,7 @@ def count_rows(settings: Settings, table: str) -> int:
     engine = make_null_pool_engine(settings.database_url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608
+            return int(conn.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
     finally:
         engine.dispose()
 
@@ -57,7 +57,12 @@ def test_drug_lifecycle(admin: Admin) -> None:
     )
     assert edited.status_code == 200, edited.text
     body = edited.json()
-    assert (body["name"], body["codes"], body["sources"], body["version"]) == ("Testdrug A2", {"rxnorm": "0000"}, [], 2)
+    assert (body["name"], body["codes"], body["sources"], body["version"]) == (
+        "Testdrug A2",
+        {"rxnorm": "0000"},
+        [],
+        2,
+    )
     assert body["brand_names"] == ["Brandname A"]  # untouched fields stay
     assert edited.headers["ETag"] == body["etag"] != created["etag"]
     assert body["updated_at"] > created["updated_at"]
@@ -82,7 +87,13 @@ def test_changes_need_the_current_etag(admin: Admin, drug: dict[str, Any]) -> No
     url = "/drugs/testdrug-a"
     fresh = admin.patch(url, {"name": "Second"}, etag=drug["etag"]).json()
 
-    for etag, status in [(None, 428), ("*", 428), (drug["etag"], 412), ("W/" + fresh["etag"], 412), ('"x"', 412)]:
+    for etag, status in [
+        (None, 428),
+        ("*", 428),
+        (drug["etag"], 412),
+        ("W/" + fresh["etag"], 412),
+        ('"x"', 412),
+    ]:
         for method, body in (("PATCH", {"name": "Lost"}), ("DELETE", None)):
             response = admin.request(method, url, etag=etag, json=body)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -92,11 +91,25 @@ def test_raw_token_is_stored_nowhere_and_logged_nowhere(
     secret = token.rsplit("_", 1)[1]
     headers = {"Authorization": f"Bearer {token}"}
     assert admin.client.get(f"{ADMIN}/drugs", headers=headers).status_code == 200
-    assert admin.client.post(f"{ADMIN}/drugs", headers=headers, json={"slug": "a", "name": "A"}).status_code == 201
+    assert (
+        admin.client.post(f"{ADMIN}/drugs", headers=headers, json={"slug": "a", "name": "A"}).status_code
+        == 201
+    )
     admin.client.get(f"{ADMIN}/keys", headers=headers)  # 403
     admin.client.get(f"{ADMIN}/drugs", headers={"Authorization": f"Bearer {token}x"})  # 401
+    # A key put in a URL is refused (400), and the server's access log line does not keep it.
+    assert admin.client.get(f"{ADMIN}/drugs", params={"api_key": token}).status_code == 400
+    access = logging.getLogger("uvicorn.access")
+    access.info(
+        '%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "GET", f"/api/v1/admin/drugs?api_key={token}", "1.1", 400
+    )
 
-    assert secret not in caplog.text
+    # (The test's own HTTP client logs the URLs it requests; that is the client's log, not the server's.)
+    server_log = "\n".join(
+        r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))
+    )
+    assert f"api_key=dik_{created['prefix']}_<redacted>" in server_log
+    assert secret not in server_log
     if engine_name == "sqlite":
         database = Path(sa.make_url(settings.database_url).database or "")
         files = [p for p in database.parent.iterdir() if p.name.startswith(database.name)]
@@ -114,7 +127,9 @@ def test_raw_token_is_stored_nowhere_and_logged_nowhere(
         assert all(secret not in row for row in rows)
 
 
-def test_cli_creates_lists_and_revokes_keys(admin: Admin, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_creates_lists_and_revokes_keys(
+    admin: Admin, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("DATABASE_URL", settings.database_url)
     get_settings.cache_clear()
     runner = CliRunner()
@@ -127,7 +142,9 @@ def test_cli_creates_lists_and_revokes_keys(admin: Admin, settings: Settings, mo
         prefix = token.split("_")[1]
 
         # The token works over HTTP at once, with its role's scopes.
-        assert admin.client.get(f"{ADMIN}/keys", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        assert (
+            admin.client.get(f"{ADMIN}/keys", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        )
 
         listed = runner.invoke(cli, ["keys", "list"])
         assert listed.exit_code == 0 and prefix in listed.stdout and "Bootstrap admin" in listed.stdout

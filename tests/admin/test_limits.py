@@ -29,7 +29,9 @@ def test_default_limit_is_one_mebibyte() -> None:
     assert Settings.model_fields["max_body_bytes"].default == MIB
 
 
-def test_bodies_over_the_limit_are_413_declared_or_chunked(admin: Admin, drug: dict[str, Any], settings: Settings) -> None:
+def test_bodies_over_the_limit_are_413_declared_or_chunked(
+    admin: Admin, drug: dict[str, Any], settings: Settings
+) -> None:
     url = f"{ADMIN}/drugs/testdrug-a/faqs"
     headers = {**admin.headers("editor"), "Content-Type": "application/json"}
     too_big = faq_body(MIB + 1)
@@ -73,14 +75,18 @@ def test_limit_is_configurable(request, tmp_path) -> None:
         admin.created("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
         headers = {**admin.headers("editor"), "Content-Type": "application/json"}
 
-        over = client.post(f"{ADMIN}/drugs/testdrug-a/faqs", content=chunks(faq_body(2049), 500), headers=headers)
+        over = client.post(
+            f"{ADMIN}/drugs/testdrug-a/faqs", content=chunks(faq_body(2049), 500), headers=headers
+        )
         under = client.post(f"{ADMIN}/drugs/testdrug-a/faqs", content=faq_body(2048), headers=headers)
 
         assert_problem(over, 413, "payload_too_large")
         assert under.status_code == 201, under.text
 
 
-def test_malformed_bodies_are_problems_and_change_nothing(admin: Admin, drug: dict[str, Any], settings: Settings) -> None:
+def test_malformed_bodies_are_problems_and_change_nothing(
+    admin: Admin, drug: dict[str, Any], settings: Settings
+) -> None:
     url = f"{ADMIN}/drugs/testdrug-a/faqs"
     auth = admin.headers("editor")
     json_type = {**auth, "Content-Type": "application/json"}
@@ -101,7 +107,9 @@ def test_malformed_bodies_are_problems_and_change_nothing(admin: Admin, drug: di
 
         assert response.status_code in (400, 415, 422), (body, response.status_code, response.text)
         assert_problem(response, response.status_code)
-    patch = admin.client.patch(f"{ADMIN}/drugs/testdrug-a", content=b"{", headers={**json_type, "If-Match": drug["etag"]})
+    patch = admin.client.patch(
+        f"{ADMIN}/drugs/testdrug-a", content=b"{", headers={**json_type, "If-Match": drug["etag"]}
+    )
     assert_problem(patch, 422, "validation_failed")
     assert count_rows(settings, "faq") == 0
     assert admin.get("/drugs/testdrug-a").json()["version"] == 1

@@ -35,7 +35,12 @@ PARTS = [
         "faq",
         lambda n: {"question": f"Question {n}?", "answer": f"Answer {n}.", "tags": ["test"]},
         {"answer": "Changed answer.", "tags": []},
-        {"answer": "Changed answer.", "answer_html": "<p>Changed answer.</p>", "tags": [], "question": "Question 0?"},
+        {
+            "answer": "Changed answer.",
+            "answer_html": "<p>Changed answer.</p>",
+            "tags": [],
+            "question": "Question 0?",
+        },
     ),
     Part(
         "side-effects",
@@ -71,7 +76,11 @@ PARTS = [
     Part(
         "stories",
         "patient_story",
-        lambda n: {"title": f"Story {n}", "person": {"name": "Alex", "age": 60}, "body": "A synthetic story."},
+        lambda n: {
+            "title": f"Story {n}",
+            "person": {"name": "Alex", "age": 60},
+            "body": "A synthetic story.",
+        },
         {"person": {"name": "Sam"}},
         {"person": {"name": "Sam", "age": None, "occupation": None}, "title": "Story 0"},
     ),
@@ -146,7 +155,10 @@ def test_part_lifecycle(admin: Admin, drug: dict[str, Any], conditions: None, pa
 
 
 def test_reorder_must_name_every_item_once(admin: Admin, drug: dict[str, Any]) -> None:
-    ids = [admin.created("/drugs/testdrug-a/faqs", {"question": f"Q{n}?", "answer": "A."})["id"] for n in range(3)]
+    ids = [
+        admin.created("/drugs/testdrug-a/faqs", {"question": f"Q{n}?", "answer": "A."})["id"]
+        for n in range(3)
+    ]
     etag = admin.get("/drugs/testdrug-a/faqs/order").headers["ETag"]
     cases = [
         ([ids[0], ids[1]], {"/ids"}),  # one missing
@@ -187,14 +199,23 @@ def test_natural_keys_are_unique_within_a_drug(admin: Admin, drug: dict[str, Any
     assert admin.get(base).json()["version"] == 7
 
 
-def test_references_are_checked_and_failures_leave_nothing(admin: Admin, drug: dict[str, Any], settings) -> None:
+def test_references_are_checked_and_failures_leave_nothing(
+    admin: Admin, drug: dict[str, Any], settings
+) -> None:
     base = "/drugs/testdrug-a"
-    unknown_condition = admin.post(f"{base}/indications", {"condition": "no-such-condition", "status": "approved"})
+    unknown_condition = admin.post(
+        f"{base}/indications", {"condition": "no-such-condition", "status": "approved"}
+    )
     unknown_drug = admin.post(
         f"{base}/combinations",
-        {"name": "Testregimen", "components": [{"name": "A", "drug": "testdrug-a"}, {"name": "B", "drug": "nope"}]},
+        {
+            "name": "Testregimen",
+            "components": [{"name": "A", "drug": "testdrug-a"}, {"name": "B", "drug": "nope"}],
+        },
     )
-    duplicate_components = admin.post(f"{base}/combinations", {"name": "R", "components": [{"name": "A"}, {"name": "a"}]})
+    duplicate_components = admin.post(
+        f"{base}/combinations", {"name": "R", "components": [{"name": "A"}, {"name": "a"}]}
+    )
 
     assert assert_problem(unknown_condition, 422)["errors"][0]["pointer"] == "/condition"
     assert assert_problem(unknown_drug, 422)["errors"][0]["pointer"] == "/components/1/drug"
@@ -202,7 +223,9 @@ def test_references_are_checked_and_failures_leave_nothing(admin: Admin, drug: d
     for table in ("indication", "combination", "combination_component"):
         assert count_rows(settings, table) == 0, table
     assert admin.get(base).json()["version"] == 1
-    assert_problem(admin.post("/drugs/no-such-drug/faqs", {"question": "Q?", "answer": "A."}), 404, "drug_not_found")
+    assert_problem(
+        admin.post("/drugs/no-such-drug/faqs", {"question": "Q?", "answer": "A."}), 404, "drug_not_found"
+    )
 
 
 def test_a_drug_document_stays_within_its_limits(admin: Admin, drug: dict[str, Any]) -> None:

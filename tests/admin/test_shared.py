@@ -35,10 +35,14 @@ def test_condition_lifecycle(admin: Admin, drug: dict[str, Any]) -> None:
     assert edited.status_code == 200, edited.text
     assert edited.json()["description_html"] == "<p>Some <em>text</em>.</p>" and edited.json()["version"] == 2
     assert_problem(admin.patch("/conditions/testcondition-a", {"name": "X"}, etag=created["etag"]), 412)
-    assert_problem(admin.patch("/conditions/testcondition-a", {"name": None}, etag=edited.json()["etag"]), 422)
+    assert_problem(
+        admin.patch("/conditions/testcondition-a", {"name": None}, etag=edited.json()["etag"]), 422
+    )
     assert_problem(admin.patch("/conditions/testcondition-a", {"id": 3}, etag=edited.json()["etag"]), 422)
 
-    renamed = admin.patch("/conditions/testcondition-a", {"slug": "testcondition-b"}, etag=edited.json()["etag"])
+    renamed = admin.patch(
+        "/conditions/testcondition-a", {"slug": "testcondition-b"}, etag=edited.json()["etag"]
+    )
     assert renamed.headers["Content-Location"] == f"{ADMIN}/conditions/testcondition-b"
     # The drug refers to the condition by id, so it follows the rename.
     indications = admin.get("/drugs/testdrug-a/indications").json()["items"]
@@ -61,10 +65,16 @@ def test_support_resource_lifecycle(admin: Admin) -> None:
     assert (created["is_global"], created["drugs"], created["version"]) == (False, [], 1)
 
     edited = admin.patch(
-        "/support-resources/testresource-a", {"url": "mailto:help@example.org", "phone": None}, etag=created["etag"]
+        "/support-resources/testresource-a",
+        {"url": "mailto:help@example.org", "phone": None},
+        etag=created["etag"],
     )
     assert edited.status_code == 200, edited.text
-    assert (edited.json()["url"], edited.json()["phone"], edited.json()["version"]) == ("mailto:help@example.org", None, 2)
+    assert (edited.json()["url"], edited.json()["phone"], edited.json()["version"]) == (
+        "mailto:help@example.org",
+        None,
+        2,
+    )
     assert [r["slug"] for r in admin.get("/support-resources").json()["items"]] == ["testresource-a"]
     assert admin.delete("/support-resources/testresource-a", etag=created["etag"]).status_code == 412
     assert admin.delete("/support-resources/testresource-a", etag=edited.json()["etag"]).status_code == 204
@@ -109,7 +119,11 @@ def test_linking_resources_to_a_drug(admin: Admin, drug: dict[str, Any]) -> None
     assert assert_problem(admin.post(links, {"resource": "nope"}), 422)["errors"][0]["pointer"] == "/resource"
 
     listed = admin.get(links)
-    assert [i["resource"] for i in listed.json()["items"]] == ["testresource-a", "testresource-b", "testresource-c"]
+    assert [i["resource"] for i in listed.json()["items"]] == [
+        "testresource-a",
+        "testresource-b",
+        "testresource-c",
+    ]
     assert admin.get("/drugs/testdrug-a").json()["support_resources"] == [
         "testresource-a",
         "testresource-b",
