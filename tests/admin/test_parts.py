@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from app.core.db import make_null_pool_engine
+from app.drugs.models import Section
 from tests.admin.conftest import ADMIN, Admin
 from tests.admin.test_drugs import count_rows
 from tests.helpers import assert_problem
@@ -228,12 +231,29 @@ def test_references_are_checked_and_failures_leave_nothing(
     )
 
 
-def test_a_drug_document_stays_within_its_limits(admin: Admin, drug: dict[str, Any]) -> None:
-    for n in range(50):
-        admin.created("/drugs/testdrug-a/sections", {"key": f"s-{n}", "title": "T", "body": "B."})
+def test_a_drug_document_stays_within_its_limits(admin: Admin, drug: dict[str, Any], settings) -> None:
+    engine = make_null_pool_engine(settings.database_url)
+    with engine.begin() as conn:  # 50 sections, the most a drug document holds
+        conn.execute(
+            sa.insert(Section),
+            [
+                {
+                    "drug_id": drug["id"],
+                    "position": n,
+                    "key": f"s-{n}",
+                    "title": "T",
+                    "body": "B.",
+                    "translations": {},
+                    "version": 1,
+                }
+                for n in range(50)
+            ],
+        )
+    engine.dispose()
 
     response = admin.post("/drugs/testdrug-a/sections", {"key": "s-50", "title": "T", "body": "B."})
 
     problem = assert_problem(response, 409, "document_invalid")
     assert problem["errors"][0]["pointer"] == "#/document/sections"
     assert len(admin.get("/drugs/testdrug-a/sections").json()["items"]) == 50
+    assert admin.get("/drugs/testdrug-a").json()["version"] == 1
