@@ -1,10 +1,14 @@
 """Edits of a drug's working draft (management API). Services flush; the request commits once.
 
-Every edit loads the whole aggregate with the drug's row locked (`SELECT ... FOR UPDATE` on
-PostgreSQL; on SQLite the write transaction already holds the database lock from `BEGIN IMMEDIATE`),
-so edits of one drug are serialized and each one checks `If-Match` against fresh data. The mappers'
-`version_id_col` makes every UPDATE `... WHERE version = :seen` as well, so even without the lock a
-lost update is impossible. Every change to a part also bumps the drug's `version` and `updated_at`.
+Every write locks the drug's row first (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the write
+transaction already holds the database lock from `BEGIN IMMEDIATE`), so writes to one drug are
+serialized and each checks `If-Match` against fresh data. The mappers' `version_id_col` makes every
+UPDATE `... WHERE version = :seen` as well, so even without the lock a lost update is impossible.
+Every change to a part also advances the drug's `version` and `updated_at`.
+
+A part edit loads only the drug's row and the parts it needs (not the whole aggregate), and keeps
+the drug's document valid by the same rules as `DrugIn`: each item validated by its bundle schema,
+natural keys unique within the drug, and no more items than a document may hold.
 
 The public never sees any of this until publish: these functions touch draft tables only.
 """
@@ -17,12 +21,13 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
 from app.bundle.schemas import (
     CombinationIn,
     ComponentIn,
+    DrugIn,
     FaqIn,
     IndicationIn,
     MonitoringIn,
@@ -50,7 +55,7 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
-from app.drugs.service import AGGREGATE_OPTIONS, DrugNotFound, to_drug_in
+from app.drugs.service import AGGREGATE_OPTIONS, DrugNotFound
 from app.resources.models import DrugSupportResource, SupportResource
 
 PartT = TypeVar("PartT", bound=Any)
@@ -59,6 +64,9 @@ InT = TypeVar("InT", bound=BaseModel)
 
 class PartNotFound(NotFound):
     code, title = "part_not_found", "Not found"
+
+
+MAX_LINKS = 100  # DrugIn.support_resources
 
 
 class DocumentInvalid(Conflict):
@@ -84,35 +92,22 @@ def conflict(pointer: str, detail: str) -> Conflict:
     return Conflict(detail, errors=[ProblemField(pointer=pointer, detail=detail, code="duplicate")])
 
 
-def touch(drug: Drug) -> None:
-    """Advance the drug's `updated_at`; its UPDATE bumps `version` (the mapper's version_id_col)."""
+def drug_changed(drug: Drug) -> None:
+    """The drug's document changed: its version and `updated_at` advance.
+
+    Every write to a drug or its parts (create, edit, reorder, link, delete) ends here, inside the
+    request's transaction, before the final flush: the one place where a revision and an audit
+    entry per write belong too.
+    """
+    # Touching the row makes its UPDATE advance `version` (the mapper's version_id_col).
     drug.updated_at = utcnow()
 
 
-def drug_changed(drug: Drug) -> None:
-    """The drug's document changed: it must still be a valid complete document, and its version advances.
-
-    Every edit of a drug or its parts ends here, inside the request's transaction; the next step
-    (revision and audit entry per write) belongs here too.
-    """
-    try:
-        to_drug_in(drug)
-    except ValidationError as exc:
-        fields = [
-            ProblemField(pointer="#/document" + f.pointer, detail=f.detail, code=f.code)
-            for f in validation_problem_fields([{**e, "loc": ("body", *e["loc"])} for e in exc.errors()])
-        ]
-        raise DocumentInvalid(
-            "The change would leave the drug's document invalid: "
-            + "; ".join(f"{f.pointer}: {f.detail}" for f in fields[:3]),
-            errors=fields,
-        ) from exc
-    touch(drug)
-
-
-def load_drug(session: Session, slug: str, *, for_update: bool = False) -> Drug:
-    """The working draft with every part; `for_update` locks the drug's row until commit."""
-    query = sa.select(Drug).where(Drug.slug == slug, Drug.deleted_at.is_(None)).options(*AGGREGATE_OPTIONS)
+def load_drug(session: Session, slug: str, *, for_update: bool = False, with_parts: bool = True) -> Drug:
+    """The working draft (with every part unless told otherwise); `for_update` locks its row."""
+    query = sa.select(Drug).where(Drug.slug == slug, Drug.deleted_at.is_(None))
+    if with_parts:
+        query = query.options(*AGGREGATE_OPTIONS)
     if for_update:
         query = query.with_for_update(of=Drug)
     drug = session.scalars(query).one_or_none()
@@ -185,6 +180,8 @@ def create_drug(session: Session, data: schemas.DrugCreate) -> Drug:
                        "stories", "resource_links"):  # fmt: skip
         setattr(drug, collection, [])
     session.add(drug)
+    drug_changed(drug)
+    drug.created_at = drug.updated_at
     session.flush()
     return drug
 
@@ -223,7 +220,7 @@ def delete_drug(session: Session, drug: Drug, *, if_match: str) -> None:
     """Soft delete: the draft disappears from the admin API; rows (and history) are kept."""
     check_etag(if_match, schemas.drug_etag(drug))
     drug.deleted_at = utcnow()
-    touch(drug)
+    drug_changed(drug)
     session.flush()
 
 
@@ -232,9 +229,9 @@ def delete_drug(session: Session, drug: Drug, *, if_match: str) -> None:
 
 @dataclass(frozen=True)
 class PartKind(Generic[PartT, InT]):
-    """How one kind of ordered drug part is read, written and checked."""
+    """How one kind of ordered drug part is loaded, read, written and checked."""
 
-    collection: str  # attribute on Drug: "side_effects"
+    collection: str  # attribute on Drug and key in the document: "side_effects"
     segment: str  # URL segment: "side-effects"
     label: str  # "side effect"
     model: type[PartT]
@@ -245,29 +242,51 @@ class PartKind(Generic[PartT, InT]):
     write: Callable[[Session, PartT, InT], None]
     # The natural key that must be unique within one drug, and the body field that holds it.
     unique: tuple[str, Callable[[InT], str]] | None = None
+    load_options: tuple[Any, ...] = ()  # what `to_in` and `read` need loaded
+
+    @property
+    def max_items(self) -> int:
+        """As many as a drug document may hold (the bundle's `DrugIn` bound)."""
+        bounds = [
+            m.max_length for m in DrugIn.model_fields[self.collection].metadata if hasattr(m, "max_length")
+        ]
+        return int(bounds[0])
 
     def etag(self, part: PartT) -> str:
         return row_etag(self.model.__tablename__, part.id, part.version)
 
-    def items(self, drug: Drug) -> list[PartT]:
-        items: list[PartT] = getattr(drug, self.collection)
-        return items
-
-    def collection_etag(self, drug: Drug) -> str:
+    def collection_etag(self, drug: Drug, items: Sequence[PartT]) -> str:
         return collection_etag(
-            f"{self.model.__tablename__}-order", drug.id, ((p.id, p.version) for p in self.items(drug))
+            f"{self.model.__tablename__}-order", drug.id, ((p.id, p.version) for p in items)
         )
 
     def read(self, part: PartT) -> Any:
         return self.read_schema.of(part)
 
-    def find(self, drug: Drug, part_id: int) -> PartT:
-        for part in self.items(drug):
-            if part.id == part_id:
-                return part
-        error = PartNotFound(f"Drug {drug.slug!r} has no {self.label} with id {part_id}.")
-        error.code = f"{self.model.__tablename__}_not_found"
+
+def list_parts(session: Session, drug: Drug, kind: PartKind[PartT, Any]) -> list[PartT]:
+    """The drug's items of one kind, in order."""
+    model: Any = kind.model
+    return list(
+        session.scalars(
+            sa.select(model)
+            .where(model.drug_id == drug.id)
+            .order_by(model.position, model.id)
+            .options(*kind.load_options)
+        )
+    )
+
+
+def get_part(session: Session, drug: Drug, kind: PartKind[PartT, Any], part_id: int) -> PartT:
+    model: Any = kind.model
+    part: PartT | None = session.scalars(
+        sa.select(model).where(model.id == part_id, model.drug_id == drug.id).options(*kind.load_options)
+    ).one_or_none()
+    if part is None:
+        error = PartNotFound(f"Drug {drug.slug!r} has no {kind.label} with id {part_id}.")
+        error.code = f"{kind.model.__tablename__}_not_found"
         raise error
+    return part
 
 
 def _resolve_condition(session: Session, slug: str) -> Condition:
@@ -413,6 +432,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
         to_in=lambda i: IndicationIn(condition=i.condition.slug, status=i.status, notes=i.notes),
         write=_write_indication,
         unique=("condition", lambda d: d.condition),
+        load_options=(selectinload(Indication.condition),),
     ),
     PartKind(
         collection="combinations",
@@ -433,6 +453,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
         ),
         write=_write_combination,
         unique=("name", _casefold("name")),
+        load_options=(selectinload(Combination.components).selectinload(CombinationComponent.drug),),
     ),
     PartKind(
         collection="stories",
@@ -452,25 +473,36 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
 )
 
 
-def _check_unique(kind: PartKind[Any, Any], drug: Drug, data: BaseModel, *, exclude: Any = None) -> None:
+def _check_unique(
+    kind: PartKind[Any, Any], drug: Drug, data: BaseModel, siblings: Sequence[Any], *, exclude: Any = None
+) -> None:
     if kind.unique is None:
         return
     field, key_of = kind.unique
     wanted = key_of(data)
-    for other in kind.items(drug):
+    for other in siblings:
         if other is not exclude and key_of(kind.to_in(other)) == wanted:
             raise conflict(f"/{field}", f"Drug {drug.slug!r} already has a {kind.label} with this {field}.")
 
 
 def create_part(session: Session, drug: Drug, kind: PartKind[PartT, InT], data: InT) -> PartT:
     """Append a new item to the drug's list of this kind."""
-    _check_unique(kind, drug, data)
-    items = kind.items(drug)
-    part: PartT = kind.model(position=max((p.position for p in items), default=-1) + 1, translations={})
+    siblings = list_parts(session, drug, kind)
+    if len(siblings) >= kind.max_items:
+        detail = f"A drug holds at most {kind.max_items} {kind.label} items."
+        raise DocumentInvalid(
+            detail,
+            errors=[ProblemField(pointer=f"#/document/{kind.collection}", detail=detail, code="too_long")],
+        )
+    _check_unique(kind, drug, data, siblings)
+    model: Any = kind.model
+    part: PartT = model(
+        drug_id=drug.id, position=max((p.position for p in siblings), default=-1) + 1, translations={}
+    )
     if kind.model is Combination:
         part.components = []
     kind.write(session, part, data)
-    items.append(part)
+    session.add(part)
     drug_changed(drug)
     session.flush()
     return part
@@ -491,7 +523,8 @@ def update_part(
     data = merge(kind.create_schema, current, changes)
     if data == current:
         return part
-    _check_unique(kind, drug, data, exclude=part)
+    if kind.unique is not None:
+        _check_unique(kind, drug, data, list_parts(session, drug, kind), exclude=part)
     kind.write(session, part, data)
     # A change only to child rows (a regimen's components) must still advance the item's version.
     flag_modified(part, "position")
@@ -504,7 +537,7 @@ def delete_part(
     session: Session, drug: Drug, kind: PartKind[PartT, Any], part: PartT, *, if_match: str
 ) -> None:
     check_etag(if_match, kind.etag(part))
-    kind.items(drug).remove(part)  # delete-orphan: the row goes at flush
+    session.delete(part)
     drug_changed(drug)
     session.flush()
 
@@ -513,8 +546,8 @@ def reorder_parts(
     session: Session, drug: Drug, kind: PartKind[PartT, Any], ids: list[int], *, if_match: str
 ) -> list[PartT]:
     """Put the items in the given order; `ids` must name every item exactly once."""
-    check_etag(if_match, kind.collection_etag(drug))
-    items = kind.items(drug)
+    items = list_parts(session, drug, kind)
+    check_etag(if_match, kind.collection_etag(drug, items))
     by_id = {p.id: p for p in items}
     problems = _order_problems(ids, list(by_id))
     if problems:
@@ -528,15 +561,13 @@ def reorder_parts(
     # Positions are written without bumping the items' versions: moving an item does not change it,
     # so editors holding its ETag are not interrupted. The collection's ETag covers the order.
     moves = [{"b_id": part_id, "b_pos": n} for n, part_id in enumerate(ids) if by_id[part_id].position != n]
-    if moves:
-        session.execute(
-            sa.update(table).where(table.c.id == sa.bindparam("b_id")).values(position=sa.bindparam("b_pos")),
-            moves,
-        )
+    session.execute(
+        sa.update(table).where(table.c.id == sa.bindparam("b_id")).values(position=sa.bindparam("b_pos")),
+        moves,
+    )
     ordered = [by_id[part_id] for part_id in ids]
     for n, part in enumerate(ordered):
         set_committed_value(part, "position", n)
-    set_committed_value(drug, kind.collection, ordered)
     drug_changed(drug)
     session.flush()
     return ordered
@@ -572,30 +603,47 @@ def link_etag(link: DrugSupportResource) -> str:
     return f'"{DrugSupportResource.__tablename__}-{link.drug_id}-{link.resource_id}"'
 
 
-def links_etag(drug: Drug) -> str:
+def links_etag(drug: Drug, links: Sequence[DrugSupportResource]) -> str:
     return collection_etag(
-        f"{DrugSupportResource.__tablename__}-order",
-        drug.id,
-        ((k.resource_id, 0) for k in drug.resource_links),
+        f"{DrugSupportResource.__tablename__}-order", drug.id, ((k.resource_id, 0) for k in links)
     )
 
 
-def find_link(drug: Drug, resource_slug: str) -> DrugSupportResource:
-    for link in drug.resource_links:
-        if link.resource.slug == resource_slug:
-            return link
-    error = PartNotFound(f"Drug {drug.slug!r} is not linked to the support resource {resource_slug!r}.")
-    error.code = "link_not_found"
-    raise error
+def list_links(session: Session, drug: Drug) -> list[DrugSupportResource]:
+    return list(
+        session.scalars(
+            sa.select(DrugSupportResource)
+            .where(DrugSupportResource.drug_id == drug.id)
+            .order_by(DrugSupportResource.position, DrugSupportResource.resource_id)
+            .options(selectinload(DrugSupportResource.resource))
+        )
+    )
+
+
+def get_link(session: Session, drug: Drug, resource_slug: str) -> DrugSupportResource:
+    link = session.scalars(
+        sa.select(DrugSupportResource)
+        .join(SupportResource, SupportResource.id == DrugSupportResource.resource_id)
+        .where(DrugSupportResource.drug_id == drug.id, SupportResource.slug == resource_slug)
+        .options(selectinload(DrugSupportResource.resource))
+    ).one_or_none()
+    if link is None:
+        error = PartNotFound(f"Drug {drug.slug!r} is not linked to the support resource {resource_slug!r}.")
+        error.code = "link_not_found"
+        raise error
+    return link
 
 
 def link_resource(session: Session, drug: Drug, resource: SupportResource) -> DrugSupportResource:
     """Link a support resource to the drug, at the end of its list."""
-    if any(link.resource_id == resource.id for link in drug.resource_links):
+    links = list_links(session, drug)
+    if any(link.resource_id == resource.id for link in links):
         raise conflict("/resource", f"Drug {drug.slug!r} is already linked to {resource.slug!r}.")
-    position = max((link.position for link in drug.resource_links), default=-1) + 1
-    link = DrugSupportResource(position=position, resource=resource)
-    drug.resource_links.append(link)
+    if len(links) >= MAX_LINKS:
+        raise DocumentInvalid(f"A drug links at most {MAX_LINKS} support resources.")
+    position = max((link.position for link in links), default=-1) + 1
+    link = DrugSupportResource(drug_id=drug.id, position=position, resource=resource)
+    session.add(link)
     drug_changed(drug)
     session.flush()
     return link
@@ -603,7 +651,7 @@ def link_resource(session: Session, drug: Drug, resource: SupportResource) -> Dr
 
 def unlink_resource(session: Session, drug: Drug, link: DrugSupportResource, *, if_match: str) -> None:
     check_etag(if_match, link_etag(link))
-    drug.resource_links.remove(link)
+    session.delete(link)
     drug_changed(drug)
     session.flush()
 
@@ -612,8 +660,9 @@ def reorder_links(
     session: Session, drug: Drug, slugs: list[str], *, if_match: str
 ) -> list[DrugSupportResource]:
     """Put the linked resources in the given order; `slugs` must name each exactly once."""
-    check_etag(if_match, links_etag(drug))
-    by_slug = {link.resource.slug: link for link in drug.resource_links}
+    links = list_links(session, drug)
+    check_etag(if_match, links_etag(drug, links))
+    by_slug = {link.resource.slug: link for link in links}
     problems: list[ProblemField] = []
     for i, slug in enumerate(slugs):
         if slugs.index(slug) != i:
@@ -634,7 +683,6 @@ def reorder_links(
     ordered = [by_slug[slug] for slug in slugs]
     for n, link in enumerate(ordered):
         link.position = n  # links carry no version of their own; the drug's version covers them
-    set_committed_value(drug, "resource_links", ordered)
     drug_changed(drug)
     session.flush()
     return ordered

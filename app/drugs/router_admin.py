@@ -86,7 +86,7 @@ def create_drug(_: ContentWriter, body: DrugCreate, session: WriteSession, respo
 @router.get(
     "/{slug}", response_model=DrugRead, summary="Show a drug's working draft", responses=READ_PROBLEMS
 )
-def get_drug(slug: SlugPath, session: ReadSession, _: ContentReader, response: Response) -> DrugRead:
+def get_drug(_: ContentReader, slug: SlugPath, session: ReadSession, response: Response) -> DrugRead:
     """The working draft with every part, each with its `etag` (not necessarily what the public sees)."""
     return _drug_response(response, editing.load_drug(session, slug))
 
@@ -118,7 +118,8 @@ def update_drug(
 )
 def delete_drug(_: ContentWriter, slug: SlugPath, if_match: IfMatch, session: WriteSession) -> Response:
     """Soft delete of the working draft. What the public sees changes only through the publishing workflow."""
-    editing.delete_drug(session, editing.load_drug(session, slug, for_update=True), if_match=if_match)
+    drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
+    editing.delete_drug(session, drug, if_match=if_match)
     return Response(status_code=204)
 
 
@@ -146,11 +147,12 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         summary=f"List a drug's {kind.label}s",
         responses=READ_PROBLEMS,
     )
-    def list_parts(slug: SlugPath, session: ReadSession, _: ContentReader, response: Response) -> Any:
-        drug = editing.load_drug(session, slug)
-        etag = kind.collection_etag(drug)
+    def list_parts(_: ContentReader, slug: SlugPath, session: ReadSession, response: Response) -> Any:
+        drug = editing.load_drug(session, slug, with_parts=False)
+        items = editing.list_parts(session, drug, kind)
+        etag = kind.collection_etag(drug, items)
         response.headers["ETag"] = etag
-        return list_schema(items=[kind.read(p) for p in kind.items(drug)], etag=etag)
+        return list_schema(items=[kind.read(p) for p in items], etag=etag)
 
     @router.post(
         base,
@@ -167,7 +169,7 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         session: WriteSession,
         response: Response,
     ) -> Any:
-        drug = editing.load_drug(session, slug, for_update=True)
+        drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
         part = editing.create_part(session, drug, kind, body)
         response.headers["Location"] = item_url(slug, part.id)
         response.headers["ETag"] = kind.etag(part)
@@ -180,11 +182,12 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         summary=f"Show the order of a drug's {kind.label}s",
         responses=READ_PROBLEMS,
     )
-    def get_order(slug: SlugPath, session: ReadSession, _: ContentReader, response: Response) -> OrderRead:
-        drug = editing.load_drug(session, slug)
-        etag = kind.collection_etag(drug)
+    def get_order(_: ContentReader, slug: SlugPath, session: ReadSession, response: Response) -> OrderRead:
+        drug = editing.load_drug(session, slug, with_parts=False)
+        items = editing.list_parts(session, drug, kind)
+        etag = kind.collection_etag(drug, items)
         response.headers["ETag"] = etag
-        return OrderRead(ids=[p.id for p in kind.items(drug)], etag=etag)
+        return OrderRead(ids=[p.id for p in items], etag=etag)
 
     @router.put(
         base + "/order",
@@ -202,9 +205,9 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         response: Response,
     ) -> OrderRead:
         """Send every id once, in the new order, with `If-Match` = the list's (or order's) ETag."""
-        drug = editing.load_drug(session, slug, for_update=True)
+        drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
         ordered = editing.reorder_parts(session, drug, kind, body.ids, if_match=if_match)
-        etag = kind.collection_etag(drug)
+        etag = kind.collection_etag(drug, ordered)
         response.headers["ETag"] = etag
         return OrderRead(ids=[p.id for p in ordered], etag=etag)
 
@@ -216,9 +219,9 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         responses=READ_PROBLEMS,
     )
     def get_part(
-        slug: SlugPath, part_id: PartId, session: ReadSession, _: ContentReader, response: Response
+        _: ContentReader, slug: SlugPath, part_id: PartId, session: ReadSession, response: Response
     ) -> Any:
-        part = kind.find(editing.load_drug(session, slug), part_id)
+        part = editing.get_part(session, editing.load_drug(session, slug, with_parts=False), kind, part_id)
         response.headers["ETag"] = kind.etag(part)
         return kind.read(part)
 
@@ -238,8 +241,9 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         session: WriteSession,
         response: Response,
     ) -> Any:
-        drug = editing.load_drug(session, slug, for_update=True)
-        part = editing.update_part(session, drug, kind, kind.find(drug, part_id), body, if_match=if_match)
+        drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
+        part = editing.get_part(session, drug, kind, part_id)
+        part = editing.update_part(session, drug, kind, part, body, if_match=if_match)
         response.headers["ETag"] = kind.etag(part)
         return kind.read(part)
 
@@ -254,8 +258,10 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
     def delete_part(
         _: ContentWriter, slug: SlugPath, part_id: PartId, if_match: IfMatch, session: WriteSession
     ) -> Response:
-        drug = editing.load_drug(session, slug, for_update=True)
-        editing.delete_part(session, drug, kind, kind.find(drug, part_id), if_match=if_match)
+        drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
+        editing.delete_part(
+            session, drug, kind, editing.get_part(session, drug, kind, part_id), if_match=if_match
+        )
         return Response(status_code=204)
 
 
@@ -290,10 +296,11 @@ def _link_read(slug: str, link: Any) -> ResourceLinkRead:
 def list_links(
     _: ContentReader, slug: SlugPath, session: ReadSession, response: Response
 ) -> ResourceLinkList:
-    drug = editing.load_drug(session, slug)
-    etag = editing.links_etag(drug)
+    drug = editing.load_drug(session, slug, with_parts=False)
+    links = editing.list_links(session, drug)
+    etag = editing.links_etag(drug, links)
     response.headers["ETag"] = etag
-    return ResourceLinkList(items=[_link_read(slug, link) for link in drug.resource_links], etag=etag)
+    return ResourceLinkList(items=[_link_read(slug, link) for link in links], etag=etag)
 
 
 @router.post(
@@ -306,7 +313,7 @@ def list_links(
 def link_resource(
     _: ContentWriter, slug: SlugPath, body: ResourceLinkIn, session: WriteSession, response: Response
 ) -> ResourceLinkRead:
-    drug = editing.load_drug(session, slug, for_update=True)
+    drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
     resource = resource_service.find_resource(session, body.resource)
     if resource is None:
         raise ValidationFailed(
@@ -329,10 +336,11 @@ def link_resource(
 def get_links_order(
     _: ContentReader, slug: SlugPath, session: ReadSession, response: Response
 ) -> ResourceOrderRead:
-    drug = editing.load_drug(session, slug)
-    etag = editing.links_etag(drug)
+    drug = editing.load_drug(session, slug, with_parts=False)
+    links = editing.list_links(session, drug)
+    etag = editing.links_etag(drug, links)
     response.headers["ETag"] = etag
-    return ResourceOrderRead(slugs=[link.resource.slug for link in drug.resource_links], etag=etag)
+    return ResourceOrderRead(slugs=[link.resource.slug for link in links], etag=etag)
 
 
 @router.put(
@@ -349,9 +357,9 @@ def reorder_links(
     session: WriteSession,
     response: Response,
 ) -> ResourceOrderRead:
-    drug = editing.load_drug(session, slug, for_update=True)
+    drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
     ordered = editing.reorder_links(session, drug, list(body.slugs), if_match=if_match)
-    etag = editing.links_etag(drug)
+    etag = editing.links_etag(drug, ordered)
     response.headers["ETag"] = etag
     return ResourceOrderRead(slugs=[link.resource.slug for link in ordered], etag=etag)
 
@@ -369,7 +377,9 @@ def get_link(
     session: ReadSession,
     response: Response,
 ) -> ResourceLinkRead:
-    read = _link_read(slug, editing.find_link(editing.load_drug(session, slug), resource_slug))
+    read = _link_read(
+        slug, editing.get_link(session, editing.load_drug(session, slug, with_parts=False), resource_slug)
+    )
     response.headers["ETag"] = read.etag
     return read
 
@@ -388,6 +398,6 @@ def unlink_resource(
     if_match: IfMatch,
     session: WriteSession,
 ) -> Response:
-    drug = editing.load_drug(session, slug, for_update=True)
-    editing.unlink_resource(session, drug, editing.find_link(drug, resource_slug), if_match=if_match)
+    drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
+    editing.unlink_resource(session, drug, editing.get_link(session, drug, resource_slug), if_match=if_match)
     return Response(status_code=204)

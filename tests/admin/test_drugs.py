@@ -43,6 +43,7 @@ def test_drug_lifecycle(admin: Admin) -> None:
     assert created["codes"] == {"atc": "X00XX01"}
     assert created["disclaimer_html"] == "<p>For testing only.</p>"
     assert created["faqs"] == [] and created["review"]["reviewed_by"] is None
+    assert created["created_at"] == created["updated_at"]
 
     read = admin.get("/drugs/testdrug-a")
     assert read.status_code == 200 and read.json() == created and read.headers["ETag"] == created["etag"]
