@@ -12,9 +12,9 @@ from app.bundle.schemas import ConditionIn
 from app.conditions import service
 from app.conditions.models import Condition
 from app.conditions.schemas import (
-    ConditionPage,
+    AdminConditionPage,
+    AdminConditionSummary,
     ConditionRead,
-    ConditionSummary,
     ConditionUpdate,
     condition_etag,
     condition_url,
@@ -38,19 +38,19 @@ def _read(session: Session, condition: Condition, response: Response) -> Conditi
     return ConditionRead.of(condition, service.drugs_with(session, condition))
 
 
-@router.get("", response_model=ConditionPage, summary="List conditions", responses=READ_PROBLEMS)
+@router.get("", response_model=AdminConditionPage, summary="List conditions", responses=READ_PROBLEMS)
 def list_conditions(
     _: ContentReader,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> ConditionPage:
+) -> AdminConditionPage:
     after = str(decode_cursor(cursor, kind="admin-conditions")["after"]) if cursor else None
     conditions = service.list_conditions(session, after_slug=after, limit=limit + 1)
     more = len(conditions) > limit
     conditions = conditions[:limit]
-    return ConditionPage(
-        items=[ConditionSummary.of(c) for c in conditions],
+    return AdminConditionPage(
+        items=[AdminConditionSummary.of(c) for c in conditions],
         next_cursor=encode_cursor({"k": "admin-conditions", "after": conditions[-1].slug}) if more else None,
     )
 

@@ -60,7 +60,7 @@ class ConditionRead(ReadModel):
         )
 
 
-class ConditionSummary(ReadModel):
+class AdminConditionSummary(ReadModel):
     id: int
     slug: str
     name: str
@@ -69,7 +69,7 @@ class ConditionSummary(ReadModel):
     links: dict[str, str]
 
     @classmethod
-    def of(cls, condition: Condition) -> ConditionSummary:
+    def of(cls, condition: Condition) -> AdminConditionSummary:
         return cls(
             id=condition.id,
             slug=condition.slug,
@@ -80,6 +80,6 @@ class ConditionSummary(ReadModel):
         )
 
 
-class ConditionPage(ReadModel):
-    items: list[ConditionSummary]
+class AdminConditionPage(ReadModel):
+    items: list[AdminConditionSummary]
     next_cursor: str | None

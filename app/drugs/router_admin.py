@@ -20,10 +20,10 @@ from app.core.types import SLUG_PATTERN
 from app.drugs import editing
 from app.drugs.editing import PART_KINDS, PartKind
 from app.drugs.schemas import (
+    DraftDrugPage,
+    DraftDrugSummary,
     DrugCreate,
-    DrugPage,
     DrugRead,
-    DrugSummary,
     DrugUpdate,
     OrderRead,
     PartOrder,
@@ -60,17 +60,17 @@ def _drug_response(response: Response, drug: Any) -> DrugRead:
     return DrugRead.of(drug)
 
 
-@router.get("", response_model=DrugPage, summary="List drugs (working drafts)", responses=READ_PROBLEMS)
+@router.get("", response_model=DraftDrugPage, summary="List drugs (working drafts)", responses=READ_PROBLEMS)
 def list_drugs(
     session: ReadSession, _: ContentReader, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
-) -> DrugPage:
+) -> DraftDrugPage:
     """Every drug that is not deleted, by slug, whatever its status."""
     after = str(decode_cursor(cursor, kind="admin-drugs")["after"]) if cursor else None
     drugs = editing.list_drugs(session, after_slug=after, limit=limit + 1)
     more = len(drugs) > limit
     drugs = drugs[:limit]
-    return DrugPage(
-        items=[DrugSummary.of(d) for d in drugs],
+    return DraftDrugPage(
+        items=[DraftDrugSummary.of(d) for d in drugs],
         next_cursor=encode_cursor({"k": "admin-drugs", "after": drugs[-1].slug}) if more else None,
     )
 
@@ -129,7 +129,7 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
     update_schema = kind.update_schema
     read_schema = kind.read_schema
     list_schema = create_model(
-        f"{read_schema.__name__.removesuffix('Read')}List",
+        f"Draft{read_schema.__name__.removesuffix('Read')}List",
         items=(list[read_schema], ...),  # type: ignore[valid-type]
         etag=(str, ...),
     )

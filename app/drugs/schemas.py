@@ -280,7 +280,7 @@ class StoryRead(PartRead):
         )
 
 
-class DrugSummary(ReadModel):
+class DraftDrugSummary(ReadModel):
     id: int
     slug: str
     name: str
@@ -291,7 +291,7 @@ class DrugSummary(ReadModel):
     links: dict[str, str]
 
     @classmethod
-    def of(cls, drug: Drug) -> DrugSummary:
+    def of(cls, drug: Drug) -> DraftDrugSummary:
         return cls(
             id=drug.id,
             slug=drug.slug,
@@ -304,8 +304,8 @@ class DrugSummary(ReadModel):
         )
 
 
-class DrugPage(ReadModel):
-    items: list[DrugSummary]
+class DraftDrugPage(ReadModel):
+    items: list[DraftDrugSummary]
     next_cursor: str | None
 
 

@@ -17,9 +17,9 @@ from app.core.types import SLUG_PATTERN
 from app.resources import service
 from app.resources.models import SupportResource
 from app.resources.schemas import (
-    SupportResourcePage,
+    AdminSupportResourcePage,
+    AdminSupportResourceSummary,
     SupportResourceRead,
-    SupportResourceSummary,
     SupportResourceUpdate,
     resource_etag,
     resource_url,
@@ -38,19 +38,21 @@ def _read(session: Session, resource: SupportResource, response: Response) -> Su
     return SupportResourceRead.of(resource, service.linked_drugs(session, resource))
 
 
-@router.get("", response_model=SupportResourcePage, summary="List support resources", responses=READ_PROBLEMS)
+@router.get(
+    "", response_model=AdminSupportResourcePage, summary="List support resources", responses=READ_PROBLEMS
+)
 def list_resources(
     _: ContentReader,
     session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
-) -> SupportResourcePage:
+) -> AdminSupportResourcePage:
     after = str(decode_cursor(cursor, kind="admin-resources")["after"]) if cursor else None
     resources = service.list_resources(session, after_slug=after, limit=limit + 1)
     more = len(resources) > limit
     resources = resources[:limit]
-    return SupportResourcePage(
-        items=[SupportResourceSummary.of(r) for r in resources],
+    return AdminSupportResourcePage(
+        items=[AdminSupportResourceSummary.of(r) for r in resources],
         next_cursor=encode_cursor({"k": "admin-resources", "after": resources[-1].slug}) if more else None,
     )
 

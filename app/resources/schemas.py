@@ -78,7 +78,7 @@ class SupportResourceRead(ReadModel):
         )
 
 
-class SupportResourceSummary(ReadModel):
+class AdminSupportResourceSummary(ReadModel):
     id: int
     slug: str
     category: str
@@ -89,7 +89,7 @@ class SupportResourceSummary(ReadModel):
     links: dict[str, str]
 
     @classmethod
-    def of(cls, resource: SupportResource) -> SupportResourceSummary:
+    def of(cls, resource: SupportResource) -> AdminSupportResourceSummary:
         return cls(
             id=resource.id,
             slug=resource.slug,
@@ -102,8 +102,8 @@ class SupportResourceSummary(ReadModel):
         )
 
 
-class SupportResourcePage(ReadModel):
-    items: list[SupportResourceSummary]
+class AdminSupportResourcePage(ReadModel):
+    items: list[AdminSupportResourceSummary]
     next_cursor: str | None
 
 
