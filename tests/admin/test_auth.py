@@ -62,6 +62,8 @@ def test_openapi_declares_a_key_and_a_scope_on_every_admin_operation(tmp_path: P
         op for path, ops in schema["paths"].items() if not path.startswith(ADMIN) for op in ops.values()
     ]
     assert public_ops and all("security" not in op for op in public_ops)
+    # Admin schema names never collide with public ones (FastAPI would then qualify both with modules).
+    assert [name for name in schema["components"]["schemas"] if "__" in name] == []
 
 
 def test_every_admin_operation_needs_a_key_and_its_scope(admin: Admin) -> None:
