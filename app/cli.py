@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,6 +12,8 @@ import sqlalchemy as sa
 import typer
 from alembic import command
 from alembic.config import Config
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
 
 from app.core.config import Settings, get_settings
 from app.core.db import Database, session_scope
@@ -134,6 +138,79 @@ def serve(
         {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
     )
     uvicorn.run("app.main:create_app", factory=True, **options)
+
+
+@contextmanager
+def unit_of_work(db: Database) -> Iterator[Session]:
+    """One write transaction: committed at the end of the block, rolled back on any error."""
+    yield from session_scope(db.write_sessions)
+
+
+keys_cli = typer.Typer(help="API keys for the management API.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+
+@keys_cli.command("create")
+def keys_create(
+    name: Annotated[str, typer.Option(help="Who or what holds the key.")],
+    role: Annotated[str, typer.Option(help="viewer, editor, publisher or admin.")],
+) -> None:
+    """Create a key; the token is printed once (stdout, alone, so `TOKEN=$(...)` works) and never stored."""
+    from app.auth import service as auth_service
+    from app.auth.schemas import KeyCreate
+
+    try:
+        data = KeyCreate.model_validate({"name": name, "role": role})
+    except ValidationError as exc:
+        for error in exc.errors():
+            typer.echo(f"error: --{error['loc'][0]}: {error['msg']}", err=True)
+        raise typer.Exit(2) from exc
+    db = Database(get_settings())
+    try:
+        with unit_of_work(db) as session:
+            new = auth_service.create_key(session, name=data.name, role=data.role, created_by="cli")
+            prefix, scopes = new.key.prefix, ", ".join(new.key.scopes)
+    finally:
+        db.dispose()
+    typer.echo(f"created key {prefix} ({data.role}: {scopes}); the token below is shown only once", err=True)
+    typer.echo(new.token)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (prefix, role, state); tokens cannot be shown."""
+    from app.auth import service as auth_service
+
+    db = Database(get_settings())
+    try:
+        with db.read_sessions() as session:
+            keys = auth_service.list_keys(session)
+    finally:
+        db.dispose()
+    typer.echo(f"{'PREFIX':<10}{'ROLE':<11}{'STATE':<9}{'CREATED':<22}{'LAST USED':<22}NAME")
+    for key in keys:
+        state = "revoked" if key.revoked_at else "active"
+        last = key.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if key.last_used_at else "never"
+        created = key.created_at.strftime("%Y-%m-%d %H:%M UTC")
+        typer.echo(f"{key.prefix:<10}{key.role:<11}{state:<9}{created:<22}{last:<22}{key.name}")
+
+
+@keys_cli.command("revoke")
+def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (see `keys list`).")]) -> None:
+    """Revoke a key at once."""
+    from app.auth import service as auth_service
+
+    db = Database(get_settings())
+    try:
+        with unit_of_work(db) as session:
+            key = auth_service.find_key(session, prefix)
+            if key is None:
+                typer.echo(f"error: no key with prefix {prefix!r}", err=True)
+                raise typer.Exit(1)
+            auth_service.revoke_key(session, key)
+    finally:
+        db.dispose()
+    typer.echo(f"revoked {prefix}")
 
 
 def main() -> None:

@@ -18,12 +18,15 @@ from pydantic import BaseModel
 from starlette.responses import HTMLResponse, Response
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
+from app.admin.router import include_admin_routers
+from app.auth.redaction import install_log_redaction
 from app.changes.router import router as changes_router
-from app.core.config import Settings, get_settings
+from app.core.config import ADMIN_PREFIX, Settings, get_settings
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
 from app.core.http import GZIP_MIN_SIZE
 from app.core.metrics import install_metrics
+from app.core.middleware import BodySizeLimitMiddleware, NoStoreMiddleware
 from app.core.params import reject_unknown_query_params
 from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
@@ -41,8 +44,9 @@ DESCRIPTION = """\
 Patient-information content about drugs: long-form sections, FAQs, side effects with management
 advice, conditions treated, combination therapies, patient stories and support resources.
 
-The delivery API (`/api/v1`) serves published content only. Every error is an RFC 9457
-`application/problem+json` document.
+The delivery API (`/api/v1`) serves published content only. The management API (`/api/v1/admin`)
+needs an API key (`Authorization: Bearer <key>`) and edits the working draft; changes there reach the
+public only when published. Every error is an RFC 9457 `application/problem+json` document.
 """
 
 
@@ -50,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """Build one app instance around its own settings and database engines."""
     settings = settings or get_settings()
     db = Database(settings)
+    install_log_redaction()
 
     watcher = GenerationWatcher(db, interval=settings.cache_poll_interval)
     store = PublishedStore(
@@ -84,6 +89,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Public answers carry their own precompressed variant; the middleware only compresses the rest.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
     app.add_middleware(ResponseCacheMiddleware, store=store)
+    app.add_middleware(NoStoreMiddleware, prefixes=(ADMIN_PREFIX,))
+    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,
@@ -98,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(embed_router)
     app.include_router(infobutton_router)
     app.include_router(fhir_router)
+    include_admin_routers(app)
     _install_docs(app)
     _install_health(app)
     install_metrics(app, cache_stats=store.stats)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the mappers see the whole schema."""
 
+from app.auth.models import ApiKey
 from app.conditions.models import Condition
 from app.core.db import Base
 from app.drugs.models import (
@@ -29,6 +30,7 @@ from app.revisions.models import DrugRevision
 from app.search.models import SearchEntry
 
 __all__ = [
+    "ApiKey",
     "Base",
     "Combination",
     "CombinationComponent",

@@ -10,6 +10,7 @@ from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SQLITE_PATH = Path("data") / "druginfo.db"
+ADMIN_PREFIX = "/api/v1/admin"
 # A CSP source expression for frame-ancestors: a keyword, or scheme://host[:port] (host may start
 # with `*.`), or a bare scheme such as `https:`.
 _FRAME_ANCESTOR = re.compile(
@@ -79,6 +80,12 @@ class Settings(BaseSettings):
     )
     sqlite_busy_timeout_ms: int = Field(
         default=5000, ge=0, description="How long a SQLite writer waits for the lock before giving up."
+    )
+    max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body accepted, in bytes (chunked bodies are counted as they stream); "
+        "larger bodies get `413`.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     embed_frame_ancestors: list[str] = Field(

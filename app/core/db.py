@@ -94,6 +94,33 @@ def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
     return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
 
 
+def _bump_generation_on_every_write(sessions: sessionmaker[Session]) -> None:
+    """Every committed write advances the content generation in its own transaction.
+
+    Caches (in this process and others) compare against the generation, so a write path that forgot
+    to bump it would leave public answers stale; doing it here makes that impossible.
+    """
+
+    @event.listens_for(sessions, "after_flush")
+    def _wrote(session: Session, _context: Any) -> None:
+        session.info["wrote"] = True
+
+    @event.listens_for(sessions, "before_commit")
+    def _bump(session: Session) -> None:
+        # Imported here: the publishing package depends on the models, which depend on this module.
+        from app.publishing.service import bump_generation
+
+        session.flush()
+        if session.info.get("wrote") and not session.info.get("bumped"):
+            bump_generation(session)
+
+    @event.listens_for(sessions, "after_commit")
+    @event.listens_for(sessions, "after_rollback")
+    def _reset(session: Session) -> None:
+        session.info.pop("wrote", None)
+        session.info.pop("bumped", None)
+
+
 class Database:
     """The engines of one app instance: reads, and (on SQLite) a writer that takes the lock first."""
 
@@ -107,6 +134,7 @@ class Database:
         info = {"default_locale": settings.default_locale}
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, info=info)
+        _bump_generation_on_every_write(self.write_sessions)
 
     @property
     def dialect(self) -> str:

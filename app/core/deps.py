@@ -38,3 +38,12 @@ SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 DatabaseDep = Annotated[Database, Depends(get_db)]
 ReadConn = Annotated[sa.Connection, Depends(get_read_connection)]
 WriteSession = Annotated[Session, Depends(get_write_session, scope="function")]
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """An ORM session on the read engine (admin reads of the working draft); never commits."""
+    with get_db(request).read_sessions() as session:
+        yield session
+
+
+ReadSession = Annotated[Session, Depends(get_read_session, scope="function")]

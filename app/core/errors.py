@@ -7,11 +7,14 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("druginfo.errors")
@@ -35,6 +38,9 @@ class Problem(BaseModel):
     instance: str | None = None
     code: str = Field(description="Stable snake_case error code.", examples=["not_found"])
     errors: list[ProblemField] | None = None
+    current_etag: str | None = Field(
+        default=None, description="On `412`: the resource's current `ETag` (also in the `ETag` header)."
+    )
 
 
 class AppError(Exception):
@@ -50,11 +56,13 @@ class AppError(Exception):
         *,
         errors: Sequence[ProblemField] | None = None,
         headers: dict[str, str] | None = None,
+        extensions: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail or self.title)
         self.detail = detail
         self.errors = list(errors) if errors else None
         self.headers = headers or {}
+        self.extensions = extensions or {}
 
 
 class NotFound(AppError):
@@ -77,6 +85,44 @@ class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+class ValidationFailed(AppError):
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+
+class Unauthorized(AppError):
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+    def __init__(self, detail: str, *, code: str = "unauthorized", error: str | None = None) -> None:
+        # RFC 6750 §3: tell the client which scheme to use (and, for a bad key, that it is invalid).
+        challenge = 'Bearer realm="druginfo"' + (f', error="{error}"' if error else "")
+        super().__init__(detail, headers={"WWW-Authenticate": challenge})
+        self.code = code
+
+
+class Forbidden(AppError):
+    status, code, title = 403, "insufficient_scope", "Forbidden"
+
+    def __init__(self, detail: str, *, scopes: list[str]) -> None:
+        scope = " ".join(scopes)
+        super().__init__(
+            detail,
+            headers={
+                "WWW-Authenticate": f'Bearer realm="druginfo", error="insufficient_scope", scope="{scope}"'
+            },
+        )
+
+
+class PreconditionRequired(AppError):
+    status, code, title = 428, "precondition_required", "Precondition required"
+
+
+class PreconditionFailed(AppError):
+    status, code, title = 412, "precondition_failed", "Precondition failed"
+
+    def __init__(self, detail: str, *, current_etag: str) -> None:
+        super().__init__(detail, headers={"ETag": current_etag}, extensions={"current_etag": current_etag})
+
+
 def problem_response(
     status: int,
     *,
@@ -86,6 +132,7 @@ def problem_response(
     instance: str | None = None,
     errors: Iterable[ProblemField] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> Response:
     body: dict[str, Any] = {
         "type": f"/problems/{code.replace('_', '-')}",
@@ -99,6 +146,8 @@ def problem_response(
         body["instance"] = instance
     if errors is not None:
         body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
+    if extensions:
+        body.update({k: v for k, v in extensions.items() if k not in body})
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers or None
     )
@@ -131,13 +180,33 @@ _STATUS_TITLES = {
     404: ("not_found", "Not found"),
     405: ("method_not_allowed", "Method not allowed"),
     406: ("not_acceptable", "Not acceptable"),
+    412: ("precondition_failed", "Precondition failed"),
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
 }
 
 
+def _install_problem_schema(app: FastAPI) -> None:
+    """Put `Problem` (and what it refers to) into the OpenAPI components that `problem_responses` cites."""
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = app.openapi_schema = build_openapi()
+            problem = Problem.model_json_schema(
+                ref_template="#/components/schemas/{model}", mode="serialization"
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            components.update(problem.pop("$defs", {}))
+            components["Problem"] = problem
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app can produce leaves as problem+json."""
+    _install_problem_schema(app)
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
@@ -149,6 +218,7 @@ def install_error_handlers(app: FastAPI) -> None:
             instance=request.url.path,
             errors=exc.errors,
             headers=exc.headers,
+            extensions=exc.extensions,
         )
 
     @app.exception_handler(RequestValidationError)
@@ -168,13 +238,55 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         code, title = _STATUS_TITLES.get(exc.status_code, ("http_error", "HTTP error"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(
             exc.status_code,
             code=code,
             title=title,
             detail=detail,
             instance=request.url.path,
-            headers=dict(exc.headers) if exc.headers else None,
+            headers=headers or None,
+        )
+
+    @app.exception_handler(sa.exc.OperationalError)
+    async def _database_busy(request: Request, exc: sa.exc.OperationalError) -> Response:
+        if not is_lock_timeout(exc):
+            return await _unexpected(request, exc)
+        # The writer waited its whole busy timeout for the lock; the transaction was rolled back,
+        # so a retry is safe. Never a 500 for contention.
+        log.warning("write lock not acquired on %s %s", request.method, request.url.path)
+        return problem_response(
+            503,
+            code="database_busy",
+            title="Service unavailable",
+            detail="The database is busy with other writes; retry shortly.",
+            instance=request.url.path,
+            headers={"Retry-After": "1"},
+        )
+
+    @app.exception_handler(sa.exc.IntegrityError)
+    async def _integrity_error(request: Request, exc: sa.exc.IntegrityError) -> Response:
+        # Services check what they can first; this is the database's last word (e.g. two racing
+        # creates of the same slug). The transaction was rolled back, nothing was written.
+        log.info("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        return problem_response(
+            409,
+            code="conflict",
+            title="Conflict",
+            detail="The change conflicts with existing data (a duplicate or a dangling reference).",
+            instance=request.url.path,
+        )
+
+    @app.exception_handler(StaleDataError)
+    async def _stale_data(request: Request, exc: StaleDataError) -> Response:
+        return problem_response(
+            412,
+            code="precondition_failed",
+            title="Precondition failed",
+            detail="Someone else changed this resource first; read it again and retry.",
+            instance=request.url.path,
         )
 
     @app.exception_handler(Exception)
@@ -186,11 +298,33 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
 
+def is_lock_timeout(exc: sa.exc.OperationalError) -> bool:
+    """SQLite's "database is locked", or PostgreSQL's lock-timeout / serialization / deadlock errors."""
+    if getattr(exc.orig, "sqlstate", None) in {"55P03", "40001", "40P01"}:
+        return True
+    message = str(exc.orig).lower()
+    return "database is locked" in message or "database is busy" in message
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route accepts for this path (Starlette only reports the first route's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
+    ]
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """The `responses=` entry for an endpoint, so the OpenAPI lists its problem answers exactly."""
+    # No `"model"`: FastAPI would build a response field per status per route (most of the cost of
+    # building an app); the schema is referenced here and added to the components once, below.
     return {
         status: {
-            "model": Problem,
             "description": _STATUS_TITLES.get(status, ("", "Problem"))[1]
             if status in _STATUS_TITLES
             else {

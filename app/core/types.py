@@ -48,6 +48,13 @@ class WriteModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def not_null(value: object) -> object:
+    """For update schemas: a field may be omitted, but a required field may not be sent as null."""
+    if value is None:
+        raise ValueError("may not be null (omit the field to leave it unchanged)")
+    return value
+
+
 class ReadModel(BaseModel):
     """Base for output schemas (documentation of the responses)."""
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from app.core.config import ADMIN_PREFIX
 from app.core.http import CACHE_SLOT
 from app.delivery.store import PublishedStore, ViewSlot
 
@@ -23,7 +24,8 @@ class ResponseCacheMiddleware:
         self.store = store
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET":
+        # Never the admin API: its answers depend on who asks (Authorization is not in the key).
+        if scope["type"] != "http" or scope["method"] != "GET" or scope["path"].startswith(ADMIN_PREFIX):
             await self.app(scope, receive, send)
             return
         accept_encoding = accept_language = if_none_match = if_modified_since = host = None

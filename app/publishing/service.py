@@ -33,6 +33,7 @@ def bump_generation(session: Session) -> int:
         .execution_options(synchronize_session=False)
     ).scalar_one()
     generation.announce(session, number)
+    session.info["bumped"] = True
     return number
 
 

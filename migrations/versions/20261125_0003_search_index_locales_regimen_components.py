@@ -1,7 +1,7 @@
 """search index, locales, regimen components
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-11-25 15:15:19.303873
 
 The full-text structures beside `search_entry` are the engine's own and are made here with plain
@@ -18,7 +18,7 @@ from alembic import op
 
 revision: str = '0003'
 # The lead chains this after "0002" (API keys, another branch) at merge.
-down_revision: str | None = '0001'
+down_revision: str | None = '0002'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

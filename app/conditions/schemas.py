@@ -1,0 +1,85 @@
+"""Management API shapes for conditions (create reuses the bundle's `ConditionIn`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from pydantic import Field, field_validator
+
+from app.conditions.models import Condition
+from app.core.concurrency import row_etag
+from app.core.markdown import render_markdown
+from app.core.types import Markdown, Name, ReadModel, Slug, WriteModel, not_null
+
+ADMIN_CONDITIONS = "/api/v1/admin/conditions"
+
+
+def condition_url(slug: str) -> str:
+    return f"{ADMIN_CONDITIONS}/{slug}"
+
+
+def condition_etag(condition: Condition) -> str:
+    return row_etag(Condition.__tablename__, condition.id, condition.version)
+
+
+class ConditionUpdate(WriteModel):
+    slug: Slug | None = None
+    name: Name | None = None
+    description: Markdown | None = None
+
+    _required = field_validator("slug", "name")(not_null)
+
+
+class ConditionRead(ReadModel):
+    id: int
+    slug: str
+    name: str
+    description: str | None
+    description_html: str | None
+    drugs: list[str] = Field(description="Slugs of the drugs whose working draft has this indication.")
+    version: int
+    etag: str
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, condition: Condition, drugs: list[str]) -> ConditionRead:
+        return cls(
+            id=condition.id,
+            slug=condition.slug,
+            name=condition.name,
+            description=condition.description,
+            description_html=render_markdown(condition.description) if condition.description else None,
+            drugs=drugs,
+            version=condition.version,
+            etag=condition_etag(condition),
+            created_at=condition.created_at,
+            updated_at=condition.updated_at,
+            links={"self": condition_url(condition.slug)},
+        )
+
+
+class AdminConditionSummary(ReadModel):
+    id: int
+    slug: str
+    name: str
+    version: int
+    etag: str
+    links: dict[str, str]
+
+    @classmethod
+    def of(cls, condition: Condition) -> AdminConditionSummary:
+        return cls(
+            id=condition.id,
+            slug=condition.slug,
+            name=condition.name,
+            version=condition.version,
+            etag=condition_etag(condition),
+            links={"self": condition_url(condition.slug)},
+        )
+
+
+class AdminConditionPage(ReadModel):
+    items: list[AdminConditionSummary]
+    next_cursor: str | None

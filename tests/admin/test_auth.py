@@ -1,0 +1,160 @@
+"""Authentication and scopes: 401 without a valid key, 403 without the scope, nothing in the URL.
+
+The matrix tests walk every admin operation in the OpenAPI document, so a new endpoint is covered
+(and caught if it is public or scope-less) without anyone remembering to add it here.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+from app.auth.scopes import ROLE_SCOPES
+from app.core.config import Settings
+from app.main import create_app
+from tests.admin.conftest import ADMIN, Admin
+from tests.helpers import assert_problem
+
+ROLES_BY_POWER = ["viewer", "editor", "publisher", "admin"]
+PATH_VALUES = {"slug": "testdrug-a", "part_id": "1", "prefix": "0123abcd", "resource_slug": "testresource-a"}
+
+
+def admin_operations(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """(method, concrete path, required scope) for every admin operation."""
+    operations = []
+    for path, methods in schema["paths"].items():
+        if not path.startswith(ADMIN):
+            continue
+        concrete = re.sub(r"\{(\w+)\}", lambda m: PATH_VALUES[m.group(1)], path)
+        for method, operation in methods.items():
+            (scope,) = operation["security"][0]["ApiKey"]
+            operations.append((method.upper(), concrete, scope))
+    return operations
+
+
+def test_openapi_declares_a_key_and_a_scope_on_every_admin_operation(tmp_path: Path) -> None:
+    schema = create_app(Settings(database_url=f"sqlite:///{tmp_path}/x.db")).openapi()
+
+    scheme = schema["components"]["securitySchemes"]["ApiKey"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    admin_ops = [
+        (path, method, op)
+        for path, methods in schema["paths"].items()
+        if path.startswith(ADMIN)
+        for method, op in methods.items()
+    ]
+    assert len(admin_ops) > 60
+    for path, method, op in admin_ops:
+        assert len(op.get("security", [])) == 1, (method, path)
+        assert len(op["security"][0]["ApiKey"]) == 1, f"{method} {path}: exactly one scope expected"
+        assert {"401", "403"} <= op["responses"].keys(), (method, path)
+        if method in {"patch", "put", "delete"}:
+            assert {"412", "428"} <= op["responses"].keys(), (method, path)
+            assert any(p["name"] == "if-match" and p["in"] == "header" for p in op["parameters"]), (
+                method,
+                path,
+            )
+        if method == "post" and not path.endswith("/revoke"):
+            assert "201" in op["responses"], (method, path)
+    public_ops = [
+        op for path, ops in schema["paths"].items() if not path.startswith(ADMIN) for op in ops.values()
+    ]
+    assert public_ops and all("security" not in op for op in public_ops)
+    # Admin schema names never collide with public ones (FastAPI would then qualify both with modules).
+    assert [name for name in schema["components"]["schemas"] if "__" in name] == []
+
+
+def test_every_admin_operation_needs_a_key_and_its_scope(admin: Admin) -> None:
+    operations = admin_operations(admin.client.app.openapi())  # type: ignore[attr-defined]
+
+    for method, path, scope in operations:
+        anonymous = admin.request(method, path, role=None, json={})
+        assert_problem(anonymous, 401, "unauthenticated")
+        assert anonymous.headers["WWW-Authenticate"].startswith("Bearer"), (method, path)
+
+        # The presets are nested (checked below), so the strongest role without the scope standing
+        # for all weaker ones, and the weakest role with it for all stronger ones, covers the matrix.
+        lacking = [role for role in ROLES_BY_POWER if scope not in ROLE_SCOPES[role]]
+        holding = [role for role in ROLES_BY_POWER if scope in ROLE_SCOPES[role]]
+        if lacking:
+            refused = admin.request(method, path, role=lacking[-1], json={})
+            problem = assert_problem(refused, 403, "insufficient_scope")
+            assert lacking[-1] in problem["detail"] and scope in problem["detail"]
+            assert f'scope="{scope}"' in refused.headers["WWW-Authenticate"]
+        allowed = admin.request(method, path, role=holding[0], json={})
+        assert allowed.status_code not in (401, 403), (method, path, holding[0], allowed.text)
+
+
+def test_role_presets_hold_the_documented_scopes() -> None:
+    for weaker, stronger in itertools.pairwise(ROLES_BY_POWER):
+        assert set(ROLE_SCOPES[weaker]) < set(ROLE_SCOPES[stronger])
+    assert ROLE_SCOPES == {
+        "viewer": ("content:read",),
+        "editor": ("content:read", "content:write"),
+        "publisher": ("content:read", "content:write", "content:publish", "audit:read"),
+        "admin": ("content:read", "content:write", "content:publish", "audit:read", "keys:manage"),
+    }
+
+
+def test_bad_keys_are_401(admin: Admin) -> None:
+    real = admin.tokens["admin"]
+    bad = {
+        "Bearer nonsense": "invalid_key",
+        "Bearer dik_00000000_" + "A" * 43: "invalid_key",  # well-formed, unknown prefix
+        "Bearer "
+        + real[:-1]
+        + ("A" if real[-1] != "A" else "B"): "invalid_key",  # right prefix, wrong secret
+        "Bearer " + real + "x": "invalid_key",
+        "Basic dXNlcjpwYXNz": "unauthenticated",
+        "Bearer": "unauthenticated",
+        real: "unauthenticated",  # no scheme
+    }
+    for authorization, code in bad.items():
+        response = admin.client.get(f"{ADMIN}/drugs", headers={"Authorization": authorization})
+
+        assert_problem(response, 401, code)
+        assert response.headers["WWW-Authenticate"].startswith("Bearer")
+        if code == "invalid_key":
+            assert 'error="invalid_token"' in response.headers["WWW-Authenticate"]
+        assert real not in response.text
+
+
+def test_revoked_key_stops_working_at_once(admin: Admin) -> None:
+    created = admin.post("/keys", {"name": "temp", "role": "editor"}, role="admin").json()
+    headers = {"Authorization": f"Bearer {created['token']}"}
+    assert admin.client.get(f"{ADMIN}/drugs", headers=headers).status_code == 200
+
+    assert admin.post(f"/keys/{created['prefix']}/revoke", role="admin").status_code == 200
+
+    assert_problem(admin.client.get(f"{ADMIN}/drugs", headers=headers), 401, "invalid_key")
+    created_drug = admin.client.post(f"{ADMIN}/drugs", headers=headers, json={"slug": "x", "name": "X"})
+    assert_problem(created_drug, 401, "invalid_key")
+
+
+def test_keys_in_the_url_are_never_accepted(admin: Admin) -> None:
+    token = admin.tokens["admin"]
+    for param in ("api_key", "token", "access_token", "key"):
+        for headers in ({}, admin.headers("admin")):
+            response = admin.client.get(f"{ADMIN}/drugs", params={param: token}, headers=headers)
+
+            problem = assert_problem(response, 400, "unknown_parameters")
+            assert problem["errors"][0]["pointer"] == f"#/query/{param}"
+            assert token not in response.text
+
+
+def test_admin_responses_are_never_cached(admin: Admin, drug: dict[str, Any]) -> None:
+    responses = {
+        "401": admin.get("/drugs", role=None),
+        "200": admin.get("/drugs/testdrug-a"),
+        "201": admin.post("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "A."}),
+        "403": admin.get("/keys"),
+        "404": admin.get("/drugs/no-such-drug"),
+        "428": admin.patch("/drugs/testdrug-a", {"name": "x"}, etag=None),
+        "412": admin.patch("/drugs/testdrug-a", {"name": "x"}, etag='"stale"'),
+        "422": admin.post("/drugs", {"slug": "Not A Slug"}),
+    }
+    for status, response in responses.items():
+        assert response.status_code == int(status), response.text
+        assert response.headers["Cache-Control"] == "no-store", status

@@ -1,0 +1,147 @@
+"""Real concurrency: editors racing on one FAQ, creates racing on one slug, a database that stays locked."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.drugs.models import Faq
+from app.main import create_app
+from tests.admin.conftest import Admin, create_tokens
+from tests.admin.test_drugs import count_rows
+from tests.conftest import new_database
+from tests.helpers import assert_problem
+
+EDITORS = 20
+
+
+def race(count: int, request: Callable[[int], httpx.Response]) -> list[httpx.Response]:
+    """Run `count` requests at once from as many threads (a barrier releases them together)."""
+    barrier = threading.Barrier(count)
+    results: list[httpx.Response | BaseException | None] = [None] * count
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            results[i] = request(i)
+        except BaseException as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    responses = [r for r in results if isinstance(r, httpx.Response)]
+    assert len(responses) == count, [r for r in results if not isinstance(r, httpx.Response)]
+    return responses
+
+
+def test_twenty_editors_racing_on_one_faq_exactly_one_wins(admin: Admin, drug: dict[str, Any]) -> None:
+    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "Original."})
+    url = f"/drugs/testdrug-a/faqs/{faq['id']}"
+    admin.get(url, role="editor")  # the key's first use is recorded before the race, not during it
+
+    responses = race(
+        EDITORS, lambda i: admin.patch(url, {"answer": f"Answer from editor {i}."}, etag=faq["etag"])
+    )
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {200: 1, 412: EDITORS - 1}, statuses
+    (winner,) = [r for r in responses if r.status_code == 200]
+    for loser in (r for r in responses if r.status_code == 412):
+        problem = assert_problem(loser, 412, "precondition_failed")
+        assert problem["current_etag"] == loser.headers["ETag"] == winner.headers["ETag"]
+    final = admin.get(url).json()
+    assert final["answer"] == winner.json()["answer"]
+    assert final["version"] == 2
+    assert admin.get("/drugs/testdrug-a").json()["version"] == drug["version"] + 2  # create + one edit
+
+
+def test_racing_editors_of_different_faqs_all_win(admin: Admin, drug: dict[str, Any]) -> None:
+    faqs = [admin.created("/drugs/testdrug-a/faqs", {"question": f"Q{i}?", "answer": "A."}) for i in range(6)]
+
+    responses = race(
+        len(faqs),
+        lambda i: admin.patch(
+            f"/drugs/testdrug-a/faqs/{faqs[i]['id']}", {"answer": f"New {i}."}, etag=faqs[i]["etag"]
+        ),
+    )
+
+    assert [r.status_code for r in responses] == [200] * len(faqs), [r.text for r in responses]
+    answers = [f["answer"] for f in admin.get("/drugs/testdrug-a/faqs").json()["items"]]
+    assert answers == [f"New {i}." for i in range(len(faqs))]
+    assert admin.get("/drugs/testdrug-a").json()["version"] == drug["version"] + 2 * len(faqs)
+
+
+def test_racing_creates_of_one_slug_make_one_drug(admin: Admin, settings: Settings) -> None:
+    responses = race(8, lambda i: admin.post("/drugs", {"slug": "testdrug-race", "name": f"Racer {i}"}))
+
+    statuses = Counter(r.status_code for r in responses)
+    assert statuses == {201: 1, 409: 7}, [r.text for r in responses]
+    for response in responses:
+        if response.status_code == 409:
+            assert_problem(response, 409, "conflict")
+    assert count_rows(settings, "drug") == 1
+
+
+def test_version_column_makes_every_update_a_compare_and_set(
+    settings: Settings, admin: Admin, drug: dict[str, Any]
+) -> None:
+    """Even without the row lock, a stale writer cannot overwrite: UPDATE ... WHERE version = :seen."""
+    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "A."})
+    db = Database(settings)
+    try:
+        with db.write_sessions() as stale, db.write_sessions() as fresh:
+            stale_faq = stale.get(Faq, faq["id"])
+            stale.commit()  # keeps the loaded state (version 1), holds no lock
+            fresh_faq = fresh.get(Faq, faq["id"])
+            fresh_faq.answer = "Fresh."
+            fresh.commit()
+            stale_faq.answer = "Stale."
+            with pytest.raises(StaleDataError):
+                stale.flush()
+            stale.rollback()
+    finally:
+        db.dispose()
+    assert admin.get(f"/drugs/testdrug-a/faqs/{faq['id']}").json()["answer"] == "Fresh."
+
+
+def test_a_write_that_cannot_get_the_lock_is_503_not_500(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    # SQLite only: one writer at a time. (PostgreSQL writers lock rows and wait; see the races above.)
+    settings = Settings(database_url=new_database(request, "sqlite", tmp_path), sqlite_busy_timeout_ms=200)
+    tokens = create_tokens(settings)
+    path = sa.make_url(settings.database_url).database
+    assert path
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        admin = Admin(client, tokens)
+        admin.get("/drugs", role="editor")  # record the key's first use while the database is free
+
+        blocker = sqlite3.connect(path, isolation_level=None, timeout=5)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")  # another writer holds the lock
+            blocked = admin.post("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
+            reads_still_work = admin.get("/drugs")
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+
+        assert_problem(blocked, 503, "database_busy")
+        assert blocked.headers["Retry-After"] == "1"
+        assert reads_still_work.status_code == 200
+        retried = admin.post("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
+        assert retried.status_code == 201, retried.text
