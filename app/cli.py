@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +15,8 @@ from alembic.config import Config
 
 from app.core.config import Settings, get_settings
 from app.core.db import Database, session_scope
+
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client (app.core.metrics)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEED = PROJECT_ROOT / "seed_data" / "bundle.json"
@@ -78,25 +82,45 @@ def seed(
     typer.echo(seed_database(get_settings(), file, if_empty=if_empty))
 
 
+def prepare_metrics_directory(workers: int) -> None:
+    """Workers share one metrics directory, named before they import prometheus-client, empty at start."""
+    directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
+    if not directory:
+        if workers > 1:
+            os.environ[MULTIPROC_DIR_VARIABLE] = tempfile.mkdtemp(prefix="druginfo-metrics-")
+        return
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    # Values left by a previous run would be added to this run's; only prometheus-client's own files go.
+    for kind in ("counter", "gauge", "histogram", "summary"):
+        for stale in path.glob(f"{kind}_*.db"):
+            stale.unlink()
+
+
 @cli.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default from settings).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Serve the API with uvicorn (uvloop and httptools)."""
+    """Serve the API with uvicorn (uvloop and httptools), JSON logs and bounded client timeouts."""
     import uvicorn
 
+    from app.core.logging import log_config
+    from app.core.server import uvicorn_options
+
     settings = get_settings()
+    workers = workers or settings.workers
+    prepare_metrics_directory(workers)
     uvicorn.run(
         "app.main:create_app",
         factory=True,
         host=host or settings.host,
         port=port or settings.port,
-        workers=workers or settings.workers,
+        workers=workers,
         log_level=settings.log_level,
-        server_header=False,
-        proxy_headers=False,
+        log_config=log_config(settings.log_level),
+        **uvicorn_options(settings),
     )
 
 

@@ -5,25 +5,23 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
 
 import fastapi_offline
-import sqlalchemy as sa
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
 from app.core.config import Settings, get_settings
 from app.core.db import Database
-from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
+from app.core.errors import install_error_handlers, problem_responses
+from app.core.middleware import with_page_csp
 from app.core.params import reject_unknown_query_params
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
+from app.ops.router import install_operations
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
@@ -54,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_params)],
+        responses=problem_responses(429, 503),
     )
     app.state.settings = settings
     app.state.db = db
@@ -61,16 +60,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_middleware(GZipMiddleware, minimum_size=1000)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_allow_origins,
-        allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["Accept", "Accept-Language", "If-None-Match", "If-Modified-Since"],
-        expose_headers=["ETag", "Last-Modified", "Link", "Content-Language"],
-    )
     app.include_router(delivery_router)
     _install_docs(app)
-    _install_health(app)
+    install_operations(app, settings)  # health, readiness, metrics; CORS, limits, logs, security headers
     return app
 
 
@@ -80,46 +72,26 @@ def _install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="druginfo API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon.png",
+        return with_page_csp(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="druginfo API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon.png",
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="druginfo API",
-            redoc_js_url="/docs-assets/redoc.standalone.js",
-            redoc_favicon_url="/docs-assets/favicon.png",
-            with_google_fonts=False,
+        return with_page_csp(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title="druginfo API",
+                redoc_js_url="/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/docs-assets/favicon.png",
+                with_google_fonts=False,
+            ),
+            inline_styles=True,
+            workers=True,
         )
-
-
-class Health(BaseModel):
-    status: Literal["ok", "ready"]
-
-
-def _install_health(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["operations"], summary="The process is up", response_model=Health)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        summary="The database is reachable",
-        response_model=Health,
-        responses=problem_responses(503),
-    )
-    def readyz() -> Response:
-        db: Database = app.state.db
-        try:
-            with db.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError as exc:
-            raise ServiceUnavailable("The database is not reachable.", headers={"Retry-After": "5"}) from exc
-        return Response(b'{"status":"ready"}', media_type="application/json")

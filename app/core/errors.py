@@ -7,11 +7,15 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import orjson
+import sqlalchemy as sa
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from app.core.db import DatabaseErrorKind, classify_database_error
+from app.core.logging import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("druginfo.errors")
@@ -35,6 +39,9 @@ class Problem(BaseModel):
     instance: str | None = None
     code: str = Field(description="Stable snake_case error code.", examples=["not_found"])
     errors: list[ProblemField] | None = None
+    request_id: str | None = Field(
+        default=None, description="The request's `X-Request-ID`: quote it when reporting a problem."
+    )
 
 
 class AppError(Exception):
@@ -77,6 +84,22 @@ class ServiceUnavailable(AppError):
     status, code, title = 503, "service_unavailable", "Service unavailable"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+
+
+class InsufficientStorage(AppError):
+    status, code, title = 507, "insufficient_storage", "Insufficient storage"
+
+
+class RequestHeadersTooLarge(AppError):
+    status, code, title = 431, "request_headers_too_large", "Request header fields too large"
+
+
+class RateLimited(AppError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
 def problem_response(
     status: int,
     *,
@@ -99,6 +122,9 @@ def problem_response(
         body["instance"] = instance
     if errors is not None:
         body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers or None
     )
@@ -133,7 +159,28 @@ _STATUS_TITLES = {
     406: ("not_acceptable", "Not acceptable"),
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+    431: ("request_headers_too_large", "Request header fields too large"),
+    503: ("service_unavailable", "Service unavailable"),
+    507: ("insufficient_storage", "Insufficient storage"),
 }
+
+
+def app_error_response(request: Request, exc: AppError) -> Response:
+    return problem_response(
+        exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        errors=exc.errors,
+        headers=exc.headers,
+    )
+
+
+def internal_error_response(path: str) -> Response:
+    """The bare 500: never a stack trace, SQL or an exception message."""
+    return problem_response(500, code="internal_error", title="Internal server error", instance=path)
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -141,15 +188,25 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return problem_response(
-            exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            errors=exc.errors,
-            headers=exc.headers,
+        return app_error_response(request, exc)
+
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    async def _database_error(request: Request, exc: sa.exc.SQLAlchemyError) -> Response:
+        # A database that is down, full or not migrated is the operator's problem, not a bug: 503/507
+        # with a problem body and no SQL, and the service recovers by itself once the database does.
+        kind = classify_database_error(exc)
+        if kind is None:
+            log.exception("database error on %s %s", request.method, request.url.path)
+            return internal_error_response(request.url.path)
+        log.warning(
+            "database %s on %s %s: %s",
+            kind,
+            request.method,
+            request.url.path,
+            exc.__class__.__name__,
+            exc_info=exc,
         )
+        return app_error_response(request, database_problem(kind))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -181,9 +238,17 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Never leak a stack trace or SQL: log it, answer with a bare 500 problem.
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500, code="internal_error", title="Internal server error", instance=request.url.path
+        return internal_error_response(request.url.path)
+
+
+def database_problem(kind: DatabaseErrorKind) -> AppError:
+    if kind == "full":
+        return InsufficientStorage(
+            "The database has no room for this change; nothing was written. Try again later."
         )
+    return DatabaseUnavailable(
+        "The database is not available right now; try again shortly.", headers={"Retry-After": "5"}
+    )
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
@@ -198,8 +263,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 412: "Precondition failed",
                 422: "Invalid input",
                 428: "Precondition required",
-                429: "Too many requests",
-                503: "Service unavailable",
             }.get(status, "Problem"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }
