@@ -183,6 +183,11 @@ def internal_error_response(path: str) -> Response:
     return problem_response(500, code="internal_error", title="Internal server error", instance=path)
 
 
+def _log_context() -> dict[str, str | None]:
+    # Bound at logging time: a handler may format the record later, outside this request's context.
+    return {"request_id": current_request_id()}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app can produce leaves as problem+json."""
 
@@ -196,7 +201,7 @@ def install_error_handlers(app: FastAPI) -> None:
         # with a problem body and no SQL, and the service recovers by itself once the database does.
         kind = classify_database_error(exc)
         if kind is None:
-            log.exception("database error on %s %s", request.method, request.url.path)
+            log.exception("database error on %s %s", request.method, request.url.path, extra=_log_context())
             return internal_error_response(request.url.path)
         log.warning(
             "database %s on %s %s: %s",
@@ -205,6 +210,7 @@ def install_error_handlers(app: FastAPI) -> None:
             request.url.path,
             exc.__class__.__name__,
             exc_info=exc,
+            extra=_log_context(),
         )
         return app_error_response(request, database_problem(kind))
 
@@ -237,7 +243,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Never leak a stack trace or SQL: log it, answer with a bare 500 problem.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception("unhandled error on %s %s", request.method, request.url.path, extra=_log_context())
         return internal_error_response(request.url.path)
 
 

@@ -58,13 +58,16 @@ def is_admin_path(path: str) -> bool:
 
 def route_label(scope: Scope) -> str:
     """The route template (`/api/v1/drugs/{slug}`), never the raw path: bounded label values."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if not path:
-        return metrics.UNMATCHED_ROUTE
-    if isinstance(route, Mount):
-        return f"{path}/{{path}}"
-    return str(path)
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return str(path)
+    # Mounted apps (the docs assets) leave their endpoint in the scope but not their route.
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for route in getattr(scope.get("app"), "routes", ()):
+            if isinstance(route, Mount) and route.app is endpoint:
+                return f"{route.path}/{{path}}"
+    return metrics.UNMATCHED_ROUTE
 
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
@@ -184,7 +187,12 @@ class RequestContextMiddleware:
             else:
                 await self.app(scope, receive, send_with_id)
         except Exception:
-            log.exception("unhandled error on %s %s", scope.get("method"), scope.get("path"))
+            log.exception(
+                "unhandled error on %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                extra={"request_id": request_id},
+            )
             if status:
                 raise  # the answer has started: all we can do is let the server drop the connection
             await internal_error_response(scope["path"])(scope, receive, send_with_id)

@@ -43,6 +43,9 @@ HEADERS_TOO_LARGE = _raw_problem(
 REQUEST_TIMEOUT = _raw_problem(408, "Request Timeout", "request_timeout", "Request timeout")
 
 
+LINGER_SECONDS = 2.0
+
+
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a size limit and a deadline on each request head."""
 
@@ -54,6 +57,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._awaiting_head = True
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
+        self._rejected = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -64,6 +68,8 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self._rejected:
+            return  # lingering after a 431/408: read and drop until the client closes
         if self._awaiting_head:
             self._head_bytes += len(data)
             if self._head_timer is None:
@@ -108,9 +114,14 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
 
     def _reject(self, response: bytes) -> None:
+        # Answer, stop writing, then keep draining for a moment: closing a socket with unread input
+        # makes the kernel send a reset, which can destroy the answer before the client reads it.
         self._cancel_head_timer()
+        self._rejected = True
         self.transport.write(response)
-        self.transport.close()
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
 
 
 def uvicorn_options(settings: Settings) -> dict[str, Any]:

@@ -18,6 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from app.core.db import Database
+from app.core.metrics import CACHE_HITS, CACHE_MISSES
 from app.delivery.render import PARTS, LiveRevision, render_document
 from app.publishing.models import PublishedDrug
 from app.revisions.models import DrugRevision
@@ -41,12 +42,14 @@ def dumps(value: Any) -> bytes:
 
 
 class LRU:
-    """A small thread-safe LRU map."""
+    """A small thread-safe LRU map; `get_or_make` counts hits and misses under `name` in the metrics."""
 
-    def __init__(self, max_items: int) -> None:
+    def __init__(self, max_items: int, name: str = "lru") -> None:
         self.max_items = max_items
         self._items: OrderedDict[Any, Any] = OrderedDict()
         self._lock = threading.Lock()
+        self._hits = CACHE_HITS.labels(cache=name)
+        self._misses = CACHE_MISSES.labels(cache=name)
 
     def get(self, key: Any) -> Any | None:
         with self._lock:
@@ -65,8 +68,11 @@ class LRU:
     def get_or_make(self, key: Any, make: Callable[[], Any]) -> Any:
         value = self.get(key)
         if value is None:
+            self._misses.inc()
             value = make()
             self.put(key, value)
+        else:
+            self._hits.inc()
         return value
 
     def __len__(self) -> int:
@@ -90,8 +96,8 @@ class PublishedStore:
 
     def __init__(self, db: Database, *, max_documents: int = 2000) -> None:
         self.db = db
-        self.documents = LRU(max_documents)
-        self.bodies = LRU(max_documents * 4)
+        self.documents = LRU(max_documents, name="documents")
+        self.bodies = LRU(max_documents * 4, name="bodies")
 
     def _load_live(self, revision_id: int, published_at: dt.datetime) -> LiveRevision:
         with self.db.engine.connect() as conn:
