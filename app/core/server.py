@@ -58,6 +58,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._head_bytes = 0
         self._head_timer: asyncio.TimerHandle | None = None
         self._rejected = False
+        self._tail = b""  # last bytes of the head so far: its end may straddle two reads
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -71,13 +72,18 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if self._rejected:
             return  # lingering after a 431/408: read and drop until the client closes
         if self._awaiting_head:
-            self._head_bytes += len(data)
             if self._head_timer is None:
                 self._arm_head_timer()
+            # Measure the head before the parser sees it, so an oversized one is never parsed at all.
+            seen = self._tail + data
+            end = seen.find(b"\r\n\r\n")
+            head_part = len(data) if end < 0 else end + 4 - len(self._tail)
+            if self._head_bytes + head_part > self.max_head_bytes:
+                self._reject(HEADERS_TOO_LARGE)
+                return
+            self._head_bytes += head_part
+            self._tail = seen[-3:]
         super().data_received(data)
-        # Still inside the head after feeding the parser: every byte counted so far was head.
-        if self._awaiting_head and self._head_bytes > self.max_head_bytes and not self.transport.is_closing():
-            self._reject(HEADERS_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -86,6 +92,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._awaiting_head = False
         self._head_bytes = 0
+        self._tail = b""
         self._cancel_head_timer()
         super().on_headers_complete()
 
@@ -94,6 +101,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         # The next request on this connection starts its own head (and its own deadline on its first byte).
         self._awaiting_head = True
         self._head_bytes = 0
+        self._tail = b""
 
     def _arm_head_timer(self) -> None:
         self._cancel_head_timer()
