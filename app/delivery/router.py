@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,7 @@ from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_responses
 from app.core.http import public_json
 from app.core.markdown import render_markdown
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, next_link
+from app.core.pagination import CURSOR_FORMAT, CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT, next_link
 from app.core.types import SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
@@ -37,7 +38,17 @@ SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description
 Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
 ]
-Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        pattern=CURSOR_PATTERN,
+        # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
+        # list (same filters and sort). The format names that for readers and for the fuzz tests.
+        json_schema_extra={"format": CURSOR_FORMAT},
+        description="`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
+    ),
+]
 
 
 class DrugNotPublished(NotFound):
@@ -59,20 +70,37 @@ def _locale(settings: SettingsDep) -> str:
 Locale = Annotated[str, Depends(_locale)]
 
 
+def list_pattern(allowed: tuple[str, ...]) -> str:
+    """The regex of a comma-separated list of `allowed` names (`-` or `_`, spaces around, empty items).
+
+    It is both what the OpenAPI says and what `_parse_list` checks, so the two cannot disagree; only
+    constructs that mean the same in ECMA-262 (JSON Schema) and Python regexes are used.
+    """
+    item = "(?:" + "|".join(name.replace("_", "[-_]") for name in allowed) + ")"
+    return f"^ *(?:{item} *)?(?:, *(?:{item} *)?)*$"
+
+
 def _parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozenset[str] | None:
     if raw is None:
         return None
-    values = {v.strip().replace("-", "_") for v in raw.split(",") if v.strip()}
-    unknown = sorted(values - set(allowed))
-    if unknown:
+    if not re.fullmatch(list_pattern(allowed), raw):
+        items = [v.strip(" ") for v in raw.split(",")]
+        unknown = sorted({v for v in items if v and v.replace("-", "_") not in allowed})
         raise InvalidParameters(
-            f"Unknown {name}: {', '.join(unknown)}. Choose from: {', '.join(allowed)}.",
+            f"Unknown {name}: {', '.join(unknown)}. Choose from: {', '.join(allowed)}."
+            if unknown
+            else f"Give {name} as a comma-separated list of: {', '.join(allowed)}.",
             errors=[
                 ProblemField(pointer=f"#/query/{name}", detail=f"unknown value {u!r}", code="unknown_value")
                 for u in unknown
+            ]
+            or [
+                ProblemField(
+                    pointer=f"#/query/{name}", detail="not a comma-separated list", code="invalid_list"
+                )
             ],
         )
-    return frozenset(values)
+    return frozenset(v.strip(" ").replace("-", "_") for v in raw.split(",") if v.strip(" "))
 
 
 def _page_response(
@@ -105,7 +133,12 @@ def list_drugs(
         str | None, Query(max_length=200, description="Drug class (case-insensitive).")
     ] = None,
     code: Annotated[
-        str | None, Query(max_length=160, description="`system|value`, e.g. `atc|L04AX06`.")
+        str | None,
+        Query(
+            max_length=160,
+            json_schema_extra={"pattern": delivery.CODE_PATTERN},
+            description="`system|value`, e.g. `atc|L04AX06` (the system is matched case-insensitively).",
+        ),
     ] = None,
     letter: Annotated[
         str | None, Query(pattern=r"^([A-Za-z]|#)$", description="A–Z browse: first letter.")
@@ -115,7 +148,12 @@ def list_drugs(
         Query(description="Order; `-` for descending."),
     ] = "name",
     fields: Annotated[
-        str | None, Query(max_length=300, description="Comma-separated summary fields to return.")
+        str | None,
+        Query(
+            max_length=300,
+            json_schema_extra={"pattern": list_pattern(SUMMARY_FIELDS)},
+            description=f"Comma-separated summary fields to return: {', '.join(SUMMARY_FIELDS)}.",
+        ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -172,7 +210,9 @@ def get_drug(
     include: Annotated[
         str | None,
         Query(
-            max_length=300, description=f"Comma-separated parts to embed (default all): {', '.join(PARTS)}."
+            max_length=300,
+            json_schema_extra={"pattern": list_pattern(PARTS)},
+            description=f"Comma-separated parts to embed (default all): {', '.join(PARTS)}.",
         ),
     ] = None,
 ) -> Response:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,10 +27,15 @@ class DrugFilters:
     letter: str | None = None
 
 
+# `system|value`, each with something besides spaces. Only constructs that ECMA-262 (the OpenAPI's
+# regex dialect) and Python read alike, so the documented pattern and this check cannot disagree.
+CODE_PATTERN = r"^[^|]*[^| ][^|]*\|[\s\S]*[^ ][\s\S]*$"
+
+
 def parse_code(code: str) -> tuple[str, str]:
     """`atc|L04AX06` → (`atc`, `L04AX06`); the system is matched case-insensitively."""
-    system, sep, value = code.partition("|")
-    if not sep or not system.strip() or not value.strip():
+    system, _sep, value = code.partition("|")
+    if not re.fullmatch(CODE_PATTERN, code):
         raise InvalidParameters(
             "`code` takes the form `system|value`, e.g. `atc|L04AX06`.",
             errors=[

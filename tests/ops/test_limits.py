@@ -56,7 +56,9 @@ def test_a_client_address_over_its_rate_gets_429_with_retry_after(sqlite_setting
 def test_probes_and_scrapes_are_never_limited(sqlite_settings: Settings) -> None:
     with _limited(sqlite_settings, rate_limit_per_minute=1) as client:
         client.get("/api/v1/drugs")
-        statuses = {client.get(path).status_code for path in ("/healthz", "/readyz", "/metrics") for _ in range(3)}
+        statuses = {
+            client.get(path).status_code for path in ("/healthz", "/readyz", "/metrics") for _ in range(3)
+        }
 
     assert statuses == {200}
 
@@ -81,11 +83,15 @@ def test_a_429_is_readable_cross_origin(sqlite_settings: Settings) -> None:
 
 
 def test_admin_requests_are_limited_per_api_key(sqlite_settings: Settings) -> None:
-    settings = sqlite_settings.model_copy(update={"rate_limit_per_minute": 100, "admin_rate_limit_per_minute": 3})
+    settings = sqlite_settings.model_copy(
+        update={"rate_limit_per_minute": 100, "admin_rate_limit_per_minute": 3}
+    )
     first_key = {"Authorization": "Bearer dik_first_0123456789"}
     second_key = {"Authorization": "Bearer dik_second_0123456789"}
     with app_with_probes(settings) as client:
-        first = [client.get("/api/v1/admin/test-only/whoami", headers=first_key).status_code for _ in range(4)]
+        first = [
+            client.get("/api/v1/admin/test-only/whoami", headers=first_key).status_code for _ in range(4)
+        ]
         second = client.get("/api/v1/admin/test-only/whoami", headers=second_key).status_code
         public = client.get("/api/v1/drugs", headers=first_key).status_code
 
@@ -95,10 +101,14 @@ def test_admin_requests_are_limited_per_api_key(sqlite_settings: Settings) -> No
 
 
 def test_made_up_tokens_do_not_escape_the_address_limit(sqlite_settings: Settings) -> None:
-    settings = sqlite_settings.model_copy(update={"rate_limit_per_minute": 3, "admin_rate_limit_per_minute": 100})
+    settings = sqlite_settings.model_copy(
+        update={"rate_limit_per_minute": 3, "admin_rate_limit_per_minute": 100}
+    )
     with app_with_probes(settings) as client:
         statuses = [
-            client.get("/api/v1/admin/test-only/whoami", headers={"Authorization": f"Bearer guess-{i}"}).status_code
+            client.get(
+                "/api/v1/admin/test-only/whoami", headers={"Authorization": f"Bearer guess-{i}"}
+            ).status_code
             for i in range(4)
         ]
 

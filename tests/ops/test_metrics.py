@@ -1,8 +1,9 @@
-"""`/metrics`: Prometheus text with bounded labels (route templates), caches, pools; several workers add up."""
+"""`/metrics`: Prometheus text, bounded labels (route templates), caches, pools; workers add up."""
 
 from __future__ import annotations
 
 import re
+
 import httpx
 import pytest
 from fastapi.testclient import TestClient

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -84,10 +85,8 @@ def test_slow_clients_do_not_stop_normal_requests(live_server: LiveServer) -> No
     def trickle() -> None:
         while not stop.is_set():
             for sock in slow:
-                try:
+                with contextlib.suppress(OSError):
                     sock.send(b"X")
-                except OSError:
-                    pass
             time.sleep(0.25)
 
     trickler = threading.Thread(target=trickle, daemon=True)
