@@ -14,7 +14,7 @@ from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_r
 from app.core.http import public_json
 from app.core.markdown import render_markdown
 from app.core.pagination import CURSOR_FORMAT, CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT, next_link
-from app.core.types import SLUG_PATTERN
+from app.core.types import QUERY_TEXT_PATTERN, SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
 from app.delivery.render import API, PARTS, render_resource, summary_of
@@ -44,7 +44,7 @@ Cursor = Annotated[
         max_length=500,
         pattern=CURSOR_PATTERN,
         # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
-        # list (same filters and sort). The format names that for readers and for the fuzz tests.
+        # list (same filters and sort); any other well-formed one names no page (404).
         json_schema_extra={"format": CURSOR_FORMAT},
         description="`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
     ),
@@ -118,7 +118,7 @@ def _page_response(
     "/drugs",
     response_model=schemas.DrugList,
     summary="List published drugs",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_drugs(
     request: Request,
@@ -130,7 +130,8 @@ def list_drugs(
         str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Condition slug.")
     ] = None,
     drug_class: Annotated[
-        str | None, Query(max_length=200, description="Drug class (case-insensitive).")
+        str | None,
+        Query(max_length=200, pattern=QUERY_TEXT_PATTERN, description="Drug class (case-insensitive)."),
     ] = None,
     code: Annotated[
         str | None,
@@ -355,7 +356,7 @@ def get_drug_support_resources(
     "/conditions",
     response_model=schemas.ConditionList,
     summary="Conditions, with how many published drugs treat them",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_conditions(
     request: Request,
@@ -426,7 +427,7 @@ def _markdown(text: str | None) -> str | None:
     "/faqs",
     response_model=schemas.FaqPage,
     summary="FAQs across published drugs (for portals)",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_faqs(
     request: Request,

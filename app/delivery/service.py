@@ -27,9 +27,13 @@ class DrugFilters:
     letter: str | None = None
 
 
-# `system|value`, each with something besides spaces. Only constructs that ECMA-262 (the OpenAPI's
-# regex dialect) and Python read alike, so the documented pattern and this check cannot disagree.
-CODE_PATTERN = r"^[^|]*[^| ][^|]*\|[\s\S]*[^ ][\s\S]*$"
+# `system|value`, each with something besides spaces, no control characters (PostgreSQL cannot hold
+# a NUL). Only constructs that ECMA-262 (the OpenAPI's regex dialect) and Python read alike, so the
+# documented pattern and this check cannot disagree.
+CODE_PATTERN = (
+    r"^[^|\x00-\x1f\x7f]*[^|\x00-\x20\x7f][^|\x00-\x1f\x7f]*"
+    r"\|[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+)
 
 
 def parse_code(code: str) -> tuple[str, str]:
@@ -95,7 +99,7 @@ def _filtered(filters: DrugFilters) -> Any:
         )
     if filters.drug_class:
         query = query.where(PublishedDrug.drug_class_key == filters.drug_class.strip().casefold())
-    if filters.code:
+    if filters.code is not None:
         system, value = parse_code(filters.code)
         query = query.where(
             sa.exists().where(
