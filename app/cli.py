@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy as sa
 import typer
@@ -14,7 +16,11 @@ from alembic import command
 from alembic.config import Config
 
 from app.core.config import Settings, get_settings
-from app.core.db import Database, session_scope
+from app.core.db import Database, make_null_pool_engine, session_scope
+
+if TYPE_CHECKING:
+    from app.bundle.schemas import Bundle
+    from app.bundle.service import ImportReport
 
 MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client (app.core.metrics)
 
@@ -33,25 +39,64 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+# Any constant shared by every instance: the PostgreSQL advisory lock start-up work takes.
+STARTUP_LOCK_KEY = 0x6472_7567  # "drug"
+
+
+@contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """Serialize migrate and seed between instances starting at once on one PostgreSQL database.
+
+    A session-level advisory lock held on its own connection while the work runs on others; the
+    second instance waits, then finds the schema migrated and the content there. SQLite needs
+    none: its writers already queue on the database lock.
+    """
+    if settings.is_sqlite:
+        yield
+        return
+    engine = make_null_pool_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK_KEY})
+    finally:
+        engine.dispose()
+
+
 def migrate_database(settings: Settings, revision: str = "head") -> None:
     Database(settings).dispose()  # creates the SQLite file's folder
-    command.upgrade(alembic_config(settings.database_url), revision)
+    with startup_lock(settings):
+        command.upgrade(alembic_config(settings.database_url), revision)
+
+
+def _seed(db: Database, bundle: Bundle, path: Path, *, if_empty: bool) -> ImportReport | None:
+    from app.bundle.service import import_bundle
+    from app.drugs.models import Drug
+
+    report = None
+    # The loop runs once; leaving it normally is what commits (a `return` inside would roll back).
+    for session in session_scope(db.write_sessions):
+        if not (if_empty and session.scalar(sa.select(sa.func.count()).select_from(Drug))):
+            report = import_bundle(session, bundle, author="seed", message=f"Seeded from {path.name}")
+    return report
 
 
 def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> str:
     """Import the seed bundle through the import path; returns a one-line report."""
-    from app.bundle.service import import_bundle, parse_bundle
-    from app.drugs.models import Drug
+    from app.bundle.service import parse_bundle
 
     bundle = parse_bundle(json.loads(path.read_text(encoding="utf-8")))
     db = Database(settings)
     try:
-        for session in session_scope(db.write_sessions):
-            if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Drug)):
-                return "database already has content; seed skipped"
-            report = import_bundle(session, bundle, author="seed", message=f"Seeded from {path.name}")
+        with startup_lock(settings) if if_empty else nullcontext():
+            report = _seed(db, bundle, path, if_empty=if_empty)
     finally:
         db.dispose()
+    if report is None:
+        return "database already has content; seed skipped"
     if not report.changed:
         return "seed: nothing to change"
     parts = [

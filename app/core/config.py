@@ -98,7 +98,7 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Seconds an idle keep-alive connection is kept."
     )
     timeout_graceful_shutdown: int = Field(
-        default=20, ge=1, description="Seconds running requests get to finish on shutdown (SIGTERM)."
+        default=8, ge=1, description="Seconds running requests get to finish on SIGTERM (Docker kills at 10)."
     )
     limit_concurrency: int = Field(
         default=0,

@@ -1,4 +1,4 @@
-"""A stream of writes through the import path, acknowledged one by one: `python -m tests.ops.import_writer URL`.
+"""A stream of writes through the import path, each acknowledged: `python -m tests.ops.import_writer URL`.
 
 Each write is one transaction (the same unit of work as an admin write: draft tables, a revision,
 the published projection and the content generation): it creates `testdrug-w<i>` and rewrites
@@ -21,7 +21,9 @@ def bundle(i: int) -> dict[str, Any]:
     return {
         "drugs": [
             synthetic_drug("testdrug-base", "Testdrug Base", summary=f"Version {i}", faqs=faqs),
-            synthetic_drug(f"testdrug-w{i:05d}", f"Testdrug W{i:05d}", summary=f"Written by write {i}", faqs=faqs),
+            synthetic_drug(
+                f"testdrug-w{i:05d}", f"Testdrug W{i:05d}", summary=f"Written by write {i}", faqs=faqs
+            ),
         ]
     }
 
@@ -36,4 +38,8 @@ def main(url: str, start: int, count: int) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 0, int(sys.argv[3]) if len(sys.argv) > 3 else 10_000)
+    main(
+        sys.argv[1],
+        int(sys.argv[2]) if len(sys.argv) > 2 else 0,
+        int(sys.argv[3]) if len(sys.argv) > 3 else 10_000,
+    )

@@ -9,6 +9,7 @@ that imports through the same `WriteSession` dependency the admin routes use.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -96,26 +97,20 @@ class TcpProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def cut(self) -> None:
         if self._listener is not None:
             # shutdown() wakes the thread blocked in accept(); close() alone would leave it listening.
-            try:
+            with contextlib.suppress(OSError):
                 self._listener.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             self._listener.close()
             self._listener = None
         with self._lock:
             for sock in self._sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 sock.close()
             self._sockets.clear()
 
@@ -162,7 +157,9 @@ def test_postgres_connection_lost_mid_run_then_back(postgres_server: Any) -> Non
     migrate_database(settings)
     seed_database(settings, DEFAULT_SEED)
     proxy = TcpProxy(sa.make_url(url).port or 5432)
-    proxied = str(sa.make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False))
+    proxied = str(
+        sa.make_url(url).set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+    )
 
     with TestClient(create_app(Settings(database_url=proxied)), raise_server_exceptions=False) as client:
         # Not even reachable at startup.
