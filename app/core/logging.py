@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
-import uuid
 from contextvars import ContextVar
 from typing import Any
 
@@ -36,7 +36,7 @@ def current_request_id() -> str | None:
 def bind_request_id(incoming: str | None) -> str:
     """Adopt the client's `X-Request-ID` if it is safe, else make one; bind it to this context."""
     if incoming is None or not REQUEST_ID_PATTERN.fullmatch(incoming):
-        incoming = uuid.uuid4().hex
+        incoming = os.urandom(16).hex()  # 128 random bits like a uuid4, for a fraction of its cost
     _request_id.set(incoming)
     return incoming
 

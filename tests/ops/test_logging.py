@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import pytest
 from fastapi.testclient import TestClient
@@ -110,6 +111,10 @@ def test_the_real_server_logs_only_json_lines(live_server: LiveServer) -> None:
     import httpx
 
     httpx.get(f"{live_server.url}/api/v1/drugs/pomalidomide", headers={"X-Request-ID": "live-1"})
+    # The access line is written once the answer has gone out: give it a moment to reach the file.
+    deadline = time.monotonic() + 5
+    while not any('"live-1"' in line for line in access_lines(live_server)) and time.monotonic() < deadline:
+        time.sleep(0.05)
 
     lines = [line for line in live_server.output().splitlines() if line.strip()]
     parsed = [json.loads(line) for line in lines if line.startswith("{")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -102,15 +103,29 @@ def test_several_workers_report_one_sum(live_server: LiveServer) -> None:
     requests = 40
     # No keep-alive: a new connection each time, so the kernel spreads them over both workers.
     with httpx.Client(base_url=live_server.url, limits=httpx.Limits(max_keepalive_connections=0)) as http:
-        before = _healthz_count(http.get("/metrics").text)
+
+        def settled_count() -> float:
+            # A request is counted just after its answer is sent: wait until the sum stops moving.
+            previous, deadline = -1.0, time.monotonic() + 10
+            while time.monotonic() < deadline:
+                current = _healthz_count(http.get("/metrics").text)
+                if current == previous:
+                    return current
+                previous = current
+                time.sleep(0.3)
+            raise AssertionError("the request count never settled")
+
+        before = settled_count()
         for _ in range(requests):
             assert http.get("/healthz").status_code == 200
+        after = settled_count()
         counts = [_healthz_count(http.get("/metrics").text) for _ in range(4)]
         pool_sizes = {_pool_size(http.get("/metrics").text) for _ in range(4)}
 
     assert len(worker_pids(live_server)) == 2, "both workers should have answered"
     # Whichever worker answers the scrape, it reports the sum over both.
-    assert counts == [before + requests] * 4
+    assert after == before + requests
+    assert counts == [after] * 4
     assert pool_sizes == {2 * 5}  # two workers' read pools of 5 connections
 
 
