@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
@@ -127,19 +128,25 @@ def seed(
     typer.echo(seed_database(get_settings(), file, if_empty=if_empty))
 
 
-def prepare_metrics_directory(workers: int) -> None:
-    """Workers share one metrics directory, named before they import prometheus-client, empty at start."""
+def prepare_metrics_directory(workers: int) -> Path | None:
+    """Workers share one metrics directory, named before they import prometheus-client, empty at start.
+
+    Returns the directory if it was made here (a temporary one, to remove when serving ends).
+    """
     directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
     if not directory:
-        if workers > 1:
-            os.environ[MULTIPROC_DIR_VARIABLE] = tempfile.mkdtemp(prefix="druginfo-metrics-")
-        return
+        if workers <= 1:
+            return None
+        made = Path(tempfile.mkdtemp(prefix="druginfo-metrics-"))
+        os.environ[MULTIPROC_DIR_VARIABLE] = str(made)
+        return made
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
     # Values left by a previous run would be added to this run's; only prometheus-client's own files go.
     for kind in ("counter", "gauge", "histogram", "summary"):
         for stale in path.glob(f"{kind}_*.db"):
             stale.unlink()
+    return None
 
 
 @cli.command()
@@ -156,17 +163,21 @@ def serve(
 
     settings = get_settings()
     workers = workers or settings.workers
-    prepare_metrics_directory(workers)
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host or settings.host,
-        port=port or settings.port,
-        workers=workers,
-        log_level=settings.log_level,
-        log_config=log_config(settings.log_level),
-        **uvicorn_options(settings),
-    )
+    made = prepare_metrics_directory(workers)
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=log_config(settings.log_level),
+            **uvicorn_options(settings),
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 def main() -> None:

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import REGISTRY
 
+from app.cli import prepare_metrics_directory
 from app.core.config import Settings
 from app.main import create_app
 from tests.ops.conftest import worker_pids
@@ -140,3 +143,23 @@ def _pool_size(text: str) -> float:
     found = re.search(r'druginfo_db_pool_size\{engine="read"\} (\S+)', text)
     assert found is not None, text
     return float(found.group(1))
+
+
+def test_serve_prepares_the_shared_metrics_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    assert prepare_metrics_directory(1) is None
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+    made = prepare_metrics_directory(2)
+    assert made is not None and made.is_dir()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(made)
+    made.rmdir()
+
+    given = tmp_path / "metrics"
+    given.mkdir()
+    for name in ("counter_11.db", "histogram_12.db", "gauge_livesum_13.db", "druginfo.db", "notes.txt"):
+        (given / name).write_text("x")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+
+    assert prepare_metrics_directory(4) is None  # the operator's directory: emptied of old metrics, kept
+    assert sorted(p.name for p in given.iterdir()) == ["druginfo.db", "notes.txt"]
