@@ -67,8 +67,12 @@ DB_POOL_SIZE = Gauge(
 )
 
 
+# Decided once, like prometheus-client decides how to store values when it is imported.
+_MULTIPROCESS = bool(os.environ.get(MULTIPROC_DIR_VARIABLE))
+
+
 def multiprocess_mode() -> bool:
-    return bool(os.environ.get(MULTIPROC_DIR_VARIABLE))
+    return _MULTIPROCESS
 
 
 def instrument_pool(engine: Engine, name: str) -> None:

@@ -38,13 +38,16 @@ def test_the_dockerfile_runs_the_entrypoint_as_a_non_root_user_with_a_healthchec
     assert len(froms) == 2 and all(":" in image and not image.endswith(":latest") for image in froms)
 
 
-def _start(url: str, folder: Path) -> subprocess.Popen[str]:
+def _startup_script(folder: Path) -> Path:
     """The entrypoint's start-up work (migrate, seed --if-empty), without the serve step."""
-    script = ENTRYPOINT.read_text().replace("exec python -m app.cli serve", "exit 0; #")
     path = folder / "startup.sh"
-    path.write_text(script)
+    path.write_text(ENTRYPOINT.read_text().replace("exec python -m app.cli serve", "exit 0; #"))
+    return path
+
+
+def _start(url: str, script: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        ["sh", str(path)],
+        ["sh", str(script)],
         env={**os.environ, "DATABASE_URL": url, "PATH": f"{BIN}:{os.environ['PATH']}"},
         cwd=Path(__file__).resolve().parents[2],
         stdout=subprocess.PIPE,
@@ -57,7 +60,8 @@ def test_instances_starting_at_once_on_postgres_migrate_and_seed_once(
     postgres_server: Any, tmp_path: Path
 ) -> None:
     url = postgres_server.create("together")
-    starts = [_start(url, tmp_path) for _ in range(3)]
+    script = _startup_script(tmp_path)
+    starts = [_start(url, script) for _ in range(3)]
     outputs = [process.communicate(timeout=120)[0] for process in starts]
 
     assert [process.returncode for process in starts] == [0, 0, 0], outputs

@@ -146,7 +146,8 @@ def _pool_size(text: str) -> float:
 
 
 def test_serve_prepares_the_shared_metrics_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # so that the test's changes are undone after it
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
     assert prepare_metrics_directory(1) is None
     assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
 
