@@ -79,6 +79,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             end = seen.find(b"\r\n\r\n")
             head_part = len(data) if end < 0 else end + 4 - len(self._tail)
             if self._head_bytes + head_part > self.max_head_bytes:
+                self.logger.warning("Request head over %d bytes refused (431).", self.max_head_bytes)
                 self._reject(HEADERS_TOO_LARGE)
                 return
             self._head_bytes += head_part
@@ -117,6 +118,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         if not self._awaiting_head or self.transport.is_closing():
             return
         if self._head_bytes:
+            self.logger.warning(
+                "Request head not complete after %s s; connection closed (408).", self.head_timeout
+            )
             self._reject(REQUEST_TIMEOUT)
         else:
             self.transport.close()

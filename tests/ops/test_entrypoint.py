@@ -61,12 +61,12 @@ def test_instances_starting_at_once_on_postgres_migrate_and_seed_once(
 ) -> None:
     url = postgres_server.create("together")
     script = _startup_script(tmp_path)
-    starts = [_start(url, script) for _ in range(3)]
+    starts = [_start(url, script) for _ in range(2)]
     outputs = [process.communicate(timeout=120)[0] for process in starts]
 
-    assert [process.returncode for process in starts] == [0, 0, 0], outputs
+    assert [process.returncode for process in starts] == [0, 0], outputs
     assert sum("published: pomalidomide" in output for output in outputs) == 1, outputs
-    assert sum("seed skipped" in output for output in outputs) == 2, outputs
+    assert sum("seed skipped" in output for output in outputs) == 1, outputs
     engine = sa.create_engine(url)
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM drug_revision")).scalar_one() == 1
