@@ -44,7 +44,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 
 def access_lines(server: LiveServer) -> list[str]:
-    return [line for line in server.output().splitlines() if '"logger":"druginfo.access"' in line]
+    return [line for line in server.lines() if '"logger":"druginfo.access"' in line]
 
 
 def worker_pids(server: LiveServer) -> set[str]:

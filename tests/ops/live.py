@@ -29,7 +29,8 @@ class LiveServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
-        self._log = log_path.open("wb")
+        # O_APPEND: the workers share this file, and each of their line writes must land whole.
+        self._log = log_path.open("ab")
         self.process = subprocess.Popen(
             command,
             env={**os.environ, "PATH": f"{BIN}:{os.environ.get('PATH', '')}", **env},
@@ -50,6 +51,11 @@ class LiveServer:
                 pass
             time.sleep(0.2)
         raise AssertionError(f"server not up after {timeout} s:\n{self.output()}")
+
+    def lines(self) -> list[str]:
+        """Complete lines of output so far (a line still being written is left out)."""
+        text = self.output()
+        return text.splitlines() if text.endswith("\n") else text.splitlines()[:-1]
 
     def output(self) -> str:
         if not self._log.closed:
