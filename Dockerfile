@@ -1,5 +1,8 @@
 # druginfo: slim, non-root, migrations on start.
 # Build: docker build -t druginfo .
+# The base is pinned by version tag. Pin it by digest as well where the registry is reachable
+# (`docker buildx imagetools inspect python:3.11.11-slim-bookworm`, then `FROM python:3.11.11-slim-bookworm@sha256:…`
+# in both stages): a tag can be re-pushed, a digest cannot.
 FROM python:3.11.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
 RUN python -m venv /venv

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import sqlalchemy as sa
 import typer
@@ -16,7 +19,13 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings, get_settings
-from app.core.db import Database, session_scope
+from app.core.db import Database, make_null_pool_engine, session_scope
+
+if TYPE_CHECKING:
+    from app.bundle.schemas import Bundle
+    from app.bundle.service import ImportReport
+
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client (app.core.metrics)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEED = PROJECT_ROOT / "seed_data" / "bundle.json"
@@ -33,9 +42,37 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
+# Any constant shared by every instance: the PostgreSQL advisory lock start-up work takes.
+STARTUP_LOCK_KEY = 0x6472_7567  # "drug"
+
+
+@contextmanager
+def startup_lock(settings: Settings) -> Iterator[None]:
+    """Serialize migrate and seed between instances starting at once on one PostgreSQL database.
+
+    A session-level advisory lock held on its own connection while the work runs on others; the
+    second instance waits, then finds the schema migrated and the content there. SQLite needs
+    none: its writers already queue on the database lock.
+    """
+    if settings.is_sqlite:
+        yield
+        return
+    engine = make_null_pool_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": STARTUP_LOCK_KEY})
+            try:
+                yield
+            finally:
+                conn.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": STARTUP_LOCK_KEY})
+    finally:
+        engine.dispose()
+
+
 def migrate_database(settings: Settings, revision: str = "head") -> None:
     Database(settings).dispose()  # creates the SQLite file's folder
-    command.upgrade(alembic_config(settings.database_url), revision)
+    with startup_lock(settings):
+        command.upgrade(alembic_config(settings.database_url), revision)
     if revision == "head":
         # Drugs published before the search index existed get their entries now.
         reindex_search(settings, only_missing=True)
@@ -59,20 +96,31 @@ def reindex_search(settings: Settings, *, only_missing: bool = False) -> int:
     return count
 
 
+def _seed(db: Database, bundle: Bundle, path: Path, *, if_empty: bool) -> ImportReport | None:
+    from app.bundle.service import import_bundle
+    from app.drugs.models import Drug
+
+    report = None
+    # The loop runs once; leaving it normally is what commits (a `return` inside would roll back).
+    for session in session_scope(db.write_sessions):
+        if not (if_empty and session.scalar(sa.select(sa.func.count()).select_from(Drug))):
+            report = import_bundle(session, bundle, author="seed", message=f"Seeded from {path.name}")
+    return report
+
+
 def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> str:
     """Import the seed bundle through the import path; returns a one-line report."""
-    from app.bundle.service import import_bundle, parse_bundle
-    from app.drugs.models import Drug
+    from app.bundle.service import parse_bundle
 
     bundle = parse_bundle(json.loads(path.read_text(encoding="utf-8")))
     db = Database(settings)
     try:
-        for session in session_scope(db.write_sessions):
-            if if_empty and session.scalar(sa.select(sa.func.count()).select_from(Drug)):
-                return "database already has content; seed skipped"
-            report = import_bundle(session, bundle, author="seed", message=f"Seeded from {path.name}")
+        with startup_lock(settings) if if_empty else nullcontext():
+            report = _seed(db, bundle, path, if_empty=if_empty)
     finally:
         db.dispose()
+    if report is None:
+        return "database already has content; seed skipped"
     if not report.changed:
         return "seed: nothing to change"
     parts = [
@@ -103,25 +151,31 @@ def seed(
     typer.echo(seed_database(get_settings(), file, if_empty=if_empty))
 
 
-def uvicorn_options(settings: Settings) -> dict[str, Any]:
-    """How the app is served (the benchmark serves its baseline with exactly these)."""
-    return {
-        "host": settings.host,
-        "port": settings.port,
-        "workers": settings.workers,
-        "loop": "uvloop",
-        "http": "httptools",
-        "log_level": settings.log_level,
-        "access_log": settings.access_log,
-        "server_header": False,
-        "proxy_headers": False,
-    }
-
-
 @cli.command()
 def reindex() -> None:
     """Rebuild the search index of every published drug (e.g. after changing the default locale)."""
     typer.echo(f"reindexed {reindex_search(get_settings())} published drug(s)")
+
+
+def prepare_metrics_directory(workers: int) -> Path | None:
+    """Workers share one metrics directory, named before they import prometheus-client, empty at start.
+
+    Returns the directory if it was made here (a temporary one, to remove when serving ends).
+    """
+    directory = os.environ.get(MULTIPROC_DIR_VARIABLE)
+    if not directory:
+        if workers <= 1:
+            return None
+        made = Path(tempfile.mkdtemp(prefix="druginfo-metrics-"))
+        os.environ[MULTIPROC_DIR_VARIABLE] = str(made)
+        return made
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    # Values left by a previous run would be added to this run's; only prometheus-client's own files go.
+    for kind in ("counter", "gauge", "histogram", "summary"):
+        for stale in path.glob(f"{kind}_*.db"):
+            stale.unlink()
+    return None
 
 
 @cli.command()
@@ -130,14 +184,32 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default PORT or 8000).")] = None,
     workers: Annotated[int | None, typer.Option(help="Worker processes.")] = None,
 ) -> None:
-    """Serve the API with uvicorn (uvloop and httptools)."""
+    """Serve the API with uvicorn (uvloop and httptools), JSON logs and bounded client timeouts."""
     import uvicorn
 
-    options = uvicorn_options(get_settings())
-    options.update(
-        {k: v for k, v in {"host": host, "port": port, "workers": workers}.items() if v is not None}
-    )
-    uvicorn.run("app.main:create_app", factory=True, **options)
+    from app.core.logging import log_config
+    from app.core.server import uvicorn_options
+
+    settings = get_settings()
+    workers = workers or settings.workers
+    logging_config = log_config(settings.log_level)
+    if not settings.access_log:
+        logging_config["loggers"]["druginfo.access"] = {"level": "WARNING"}
+    made = prepare_metrics_directory(workers)
+    try:
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host or settings.host,
+            port=port or settings.port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=logging_config,
+            **uvicorn_options(settings),
+        )
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)
 
 
 @contextmanager

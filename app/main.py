@@ -5,28 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Literal
 
 import fastapi_offline
-import sqlalchemy as sa
 from fastapi import Depends, FastAPI
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import HTMLResponse
 
 from app import __version__, models  # noqa: F401  (models: every mapper registered before first use)
 from app.admin.router import include_admin_routers
 from app.auth.redaction import install_log_redaction
 from app.changes.router import router as changes_router
+from app.core.cache_metrics import cache_registry
 from app.core.config import ADMIN_PREFIX, Settings, get_settings
 from app.core.db import Database
-from app.core.errors import ServiceUnavailable, install_error_handlers, problem_responses
+from app.core.errors import install_error_handlers, problem_responses
 from app.core.http import GZIP_MIN_SIZE
-from app.core.metrics import install_metrics
-from app.core.middleware import BodySizeLimitMiddleware, NoStoreMiddleware
+from app.core.middleware import BodySizeLimitMiddleware, NoStoreMiddleware, with_page_csp
 from app.core.params import reject_unknown_query_params
 from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
@@ -34,6 +30,7 @@ from app.delivery.store import PublishedStore
 from app.embed.router import router as embed_router
 from app.fhir.router import router as fhir_router
 from app.infobutton.router import router as infobutton_router
+from app.ops.router import install_operations
 from app.publishing.generation import GenerationWatcher
 from app.schemaorg.router import router as jsonld_router
 from app.search.router import router as search_router
@@ -79,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         lifespan=lifespan,
         dependencies=[Depends(reject_unknown_query_params)],
+        responses=problem_responses(429, 503),
     )
     app.state.settings = settings
     app.state.db = db
@@ -91,13 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ResponseCacheMiddleware, store=store)
     app.add_middleware(NoStoreMiddleware, prefixes=(ADMIN_PREFIX,))
     app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
-    app.add_middleware(
-        CORSMiddleware,
-        allow_origins=settings.cors_allow_origins,
-        allow_methods=["GET", "HEAD", "OPTIONS"],
-        allow_headers=["Accept", "Accept-Language", "If-None-Match", "If-Modified-Since"],
-        expose_headers=["ETag", "Last-Modified", "Link", "Content-Language"],
-    )
     app.include_router(delivery_router)
     app.include_router(search_router)
     app.include_router(jsonld_router)
@@ -107,8 +98,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(fhir_router)
     include_admin_routers(app)
     _install_docs(app)
-    _install_health(app)
-    install_metrics(app, cache_stats=store.stats)
+    app.state.cache_metrics_registry = cache_registry(store.stats)
+    install_operations(app, settings)  # health, readiness, metrics; CORS, limits, logs, security headers
     return app
 
 
@@ -118,46 +109,26 @@ def _install_docs(app: FastAPI) -> None:
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title="druginfo API",
-            swagger_js_url="/docs-assets/swagger-ui-bundle.js",
-            swagger_css_url="/docs-assets/swagger-ui.css",
-            swagger_favicon_url="/docs-assets/favicon.png",
+        return with_page_csp(
+            get_swagger_ui_html(
+                openapi_url="/openapi.json",
+                title="druginfo API",
+                swagger_js_url="/docs-assets/swagger-ui-bundle.js",
+                swagger_css_url="/docs-assets/swagger-ui.css",
+                swagger_favicon_url="/docs-assets/favicon.png",
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc() -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url="/openapi.json",
-            title="druginfo API",
-            redoc_js_url="/docs-assets/redoc.standalone.js",
-            redoc_favicon_url="/docs-assets/favicon.png",
-            with_google_fonts=False,
+        return with_page_csp(
+            get_redoc_html(
+                openapi_url="/openapi.json",
+                title="druginfo API",
+                redoc_js_url="/docs-assets/redoc.standalone.js",
+                redoc_favicon_url="/docs-assets/favicon.png",
+                with_google_fonts=False,
+            ),
+            inline_styles=True,
+            workers=True,
         )
-
-
-class Health(BaseModel):
-    status: Literal["ok", "ready"]
-
-
-def _install_health(app: FastAPI) -> None:
-    @app.get("/healthz", tags=["operations"], summary="The process is up", response_model=Health)
-    def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get(
-        "/readyz",
-        tags=["operations"],
-        summary="The database is reachable",
-        response_model=Health,
-        responses=problem_responses(503),
-    )
-    def readyz() -> Response:
-        db: Database = app.state.db
-        try:
-            with db.engine.connect() as conn:
-                conn.execute(sa.text("SELECT 1"))
-        except sa.exc.SQLAlchemyError as exc:
-            raise ServiceUnavailable("The database is not reachable.", headers={"Retry-After": "5"}) from exc
-        return Response(b'{"status":"ready"}', media_type="application/json")

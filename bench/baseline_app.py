@@ -57,7 +57,7 @@ def create_baseline(answers: dict[str, Any]) -> FastAPI:
 def main() -> None:
     import uvicorn
 
-    from app.cli import uvicorn_options
+    from app.core.server import uvicorn_options
 
     answers = json.loads(Path(sys.argv[1]).read_text())
     uvicorn.run(create_baseline(answers), **uvicorn_options(get_settings()))

@@ -21,6 +21,11 @@ import sqlalchemy as sa
 
 warnings.filterwarnings("ignore", message=".*httpx2.*")
 
+# Tests measure behaviour, not throttling: the shared apps answer far more than 600 requests a minute
+# from their one test "client". tests/ops turns the limits on where it tests them.
+os.environ.setdefault("DRUGINFO_RATE_LIMIT_PER_MINUTE", "0")
+os.environ.setdefault("DRUGINFO_ADMIN_RATE_LIMIT_PER_MINUTE", "0")
+
 from fastapi.testclient import TestClient  # noqa: E402
 
 from app.cli import DEFAULT_SEED, migrate_database, seed_database  # noqa: E402

@@ -96,7 +96,62 @@ class Settings(BaseSettings):
             "`https://portal.example.org` / `https://*.example.org`."
         ),
     )
-    access_log: bool = Field(default=True, description="Log one line per request (uvicorn's access log).")
+    access_log: bool = Field(
+        default=True, description="Write one JSON line per request (`druginfo.access`) from `druginfo serve`."
+    )
+    db_connect_timeout: int = Field(
+        default=5, ge=1, description="Seconds to wait for a new PostgreSQL connection before answering 503."
+    )
+    db_pool_timeout: float = Field(
+        default=10, gt=0, description="Seconds a request waits for a free pooled connection before a 503."
+    )
+    metrics_enabled: bool = Field(default=True, description="Serve Prometheus metrics on `/metrics`.")
+    rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per minute per client address (a token bucket per process); 0 = off.",
+    )
+    admin_rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description="Requests per minute per API key on `/api/v1/admin` (per process); 0 = off.",
+    )
+    admin_cors_origins: list[str] = Field(
+        default=[],
+        description="Origins allowed to call the admin API from a browser (JSON list); none by default.",
+    )
+    hsts: bool = Field(
+        default=False,
+        description="Send `Strict-Transport-Security` (only when served over HTTPS, e.g. behind TLS).",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Proxies trusted for `X-Forwarded-For`/`-Proto` (comma-separated; `*` = any).",
+    )
+    max_header_bytes: int = Field(
+        default=32768,
+        ge=1024,
+        description="Largest request line plus headers accepted (bytes); larger gets 431.",
+    )
+    header_timeout: float = Field(
+        default=10,
+        gt=0,
+        description="Seconds a client has to send a complete request head; then it is closed.",
+    )
+    timeout_keep_alive: int = Field(
+        default=5, ge=1, description="Seconds an idle keep-alive connection is kept."
+    )
+    timeout_graceful_shutdown: int = Field(
+        default=8, ge=1, description="Seconds running requests get to finish on SIGTERM (Docker kills at 10)."
+    )
+    limit_concurrency: int = Field(
+        default=0,
+        ge=0,
+        description="Connections plus tasks per worker before new requests get 503; 0 = no cap.",
+    )
+    backlog: int = Field(
+        default=2048, ge=1, description="Pending-connection queue length of the listening socket."
+    )
 
     @field_validator("database_url")
     @classmethod

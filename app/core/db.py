@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -91,7 +91,14 @@ def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
         )
         _install_sqlite_pragmas(engine, settings, immediate=immediate)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=settings.db_pool_timeout,
+        connect_args={"connect_timeout": settings.db_connect_timeout},
+    )
 
 
 def _bump_generation_on_every_write(sessions: sessionmaker[Session]) -> None:
@@ -163,6 +170,44 @@ def session_scope(sessions: sessionmaker[Session]) -> Iterator[Session]:
         raise
     finally:
         session.close()
+
+
+DatabaseErrorKind = Literal["full", "unavailable"]
+
+# SQLSTATEs (PostgreSQL) that mean "the database cannot serve now", not "this request is wrong".
+_UNAVAILABLE_SQLSTATE_CLASSES = ("08", "53", "57")  # connection, resources, operator intervention
+_UNAVAILABLE_SQLSTATES = {"3D000", "42P01"}  # database does not exist (yet), schema not migrated
+_FULL_SQLSTATES = {"53100"}  # disk_full
+_SQLITE_UNAVAILABLE = (
+    "database is locked",
+    "unable to open database",
+    "disk i/o error",
+    "no such table",
+    "attempt to write a readonly database",
+)
+
+
+def classify_database_error(exc: BaseException) -> DatabaseErrorKind | None:
+    """`full` (no space), `unavailable` (down, unreachable, busy, not migrated) or None (a bug)."""
+    if isinstance(exc, sa.exc.TimeoutError):  # every pooled connection busy for pool_timeout seconds
+        return "unavailable"
+    if not isinstance(exc, sa.exc.DBAPIError):
+        return None
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    message = str(exc.orig).lower()
+    if sqlstate in _FULL_SQLSTATES or "database or disk is full" in message:
+        return "full"
+    if exc.connection_invalidated or isinstance(exc, sa.exc.InterfaceError):
+        return "unavailable"
+    if sqlstate is not None:
+        if sqlstate in _UNAVAILABLE_SQLSTATES or sqlstate[:2] in _UNAVAILABLE_SQLSTATE_CLASSES:
+            return "unavailable"
+        return None
+    if isinstance(exc, sa.exc.OperationalError):
+        # psycopg reports a refused or failed connection without a SQLSTATE; SQLite says it in words.
+        is_sqlite = type(exc.orig).__module__.startswith("sqlite3")
+        return "unavailable" if not is_sqlite or message.startswith(_SQLITE_UNAVAILABLE) else None
+    return None
 
 
 def make_null_pool_engine(url: str) -> Engine:

@@ -16,6 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from app.core.db import DatabaseErrorKind, classify_database_error
+from app.core.logging import current_request_id
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = logging.getLogger("druginfo.errors")
 
@@ -40,6 +43,9 @@ class Problem(BaseModel):
     errors: list[ProblemField] | None = None
     current_etag: str | None = Field(
         default=None, description="On `412`: the resource's current `ETag` (also in the `ETag` header)."
+    )
+    request_id: str | None = Field(
+        default=None, description="The request's `X-Request-ID`: quote it when reporting a problem."
     )
 
 
@@ -123,6 +129,22 @@ class PreconditionFailed(AppError):
         super().__init__(detail, headers={"ETag": current_etag}, extensions={"current_etag": current_etag})
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    code = "database_unavailable"
+
+
+class InsufficientStorage(AppError):
+    status, code, title = 507, "insufficient_storage", "Insufficient storage"
+
+
+class RequestHeadersTooLarge(AppError):
+    status, code, title = 431, "request_headers_too_large", "Request header fields too large"
+
+
+class RateLimited(AppError):
+    status, code, title = 429, "rate_limited", "Too many requests"
+
+
 def problem_response(
     status: int,
     *,
@@ -148,6 +170,9 @@ def problem_response(
         body["errors"] = [e.model_dump(exclude_none=True) for e in errors]
     if extensions:
         body.update({k: v for k, v in extensions.items() if k not in body})
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     return Response(
         orjson.dumps(body), status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers or None
     )
@@ -183,6 +208,10 @@ _STATUS_TITLES = {
     412: ("precondition_failed", "Precondition failed"),
     413: ("payload_too_large", "Payload too large"),
     415: ("unsupported_media_type", "Unsupported media type"),
+    429: ("rate_limited", "Too many requests"),
+    431: ("request_headers_too_large", "Request header fields too large"),
+    503: ("service_unavailable", "Service unavailable"),
+    507: ("insufficient_storage", "Insufficient storage"),
 }
 
 
@@ -204,22 +233,55 @@ def _install_problem_schema(app: FastAPI) -> None:
     app.openapi = openapi  # type: ignore[method-assign]
 
 
+def app_error_response(request: Request, exc: AppError) -> Response:
+    return problem_response(
+        exc.status,
+        code=exc.code,
+        title=exc.title,
+        detail=exc.detail,
+        instance=request.url.path,
+        errors=exc.errors,
+        headers=exc.headers,
+        extensions=exc.extensions,
+    )
+
+
+def internal_error_response(path: str) -> Response:
+    """The bare 500: never a stack trace, SQL or an exception message."""
+    return problem_response(500, code="internal_error", title="Internal server error", instance=path)
+
+
+def _log_context() -> dict[str, str | None]:
+    # Bound at logging time: a handler may format the record later, outside this request's context.
+    return {"request_id": current_request_id()}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error the app can produce leaves as problem+json."""
     _install_problem_schema(app)
 
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> Response:
-        return problem_response(
-            exc.status,
-            code=exc.code,
-            title=exc.title,
-            detail=exc.detail,
-            instance=request.url.path,
-            errors=exc.errors,
-            headers=exc.headers,
-            extensions=exc.extensions,
+        return app_error_response(request, exc)
+
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    async def _database_error(request: Request, exc: sa.exc.SQLAlchemyError) -> Response:
+        # A database that is down, full or not migrated is the operator's problem, not a bug: 503/507
+        # with a problem body and no SQL, and the service recovers by itself once the database does.
+        kind = classify_database_error(exc)
+        if kind is None:
+            log.exception("database error on %s %s", request.method, request.url.path, extra=_log_context())
+            return internal_error_response(request.url.path)
+        log.warning(
+            "database %s on %s %s: %s",
+            kind,
+            request.method,
+            request.url.path,
+            exc.__class__.__name__,
+            exc_info=exc,
+            extra=_log_context(),
         )
+        return app_error_response(request, database_problem(kind))
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
@@ -292,10 +354,18 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
         # Never leak a stack trace or SQL: log it, answer with a bare 500 problem.
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return problem_response(
-            500, code="internal_error", title="Internal server error", instance=request.url.path
+        log.exception("unhandled error on %s %s", request.method, request.url.path, extra=_log_context())
+        return internal_error_response(request.url.path)
+
+
+def database_problem(kind: DatabaseErrorKind) -> AppError:
+    if kind == "full":
+        return InsufficientStorage(
+            "The database has no room for this change; nothing was written. Try again later."
         )
+    return DatabaseUnavailable(
+        "The database is not available right now; try again shortly.", headers={"Retry-After": "5"}
+    )
 
 
 def is_lock_timeout(exc: sa.exc.OperationalError) -> bool:
@@ -332,8 +402,6 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
                 412: "Precondition failed",
                 422: "Invalid input",
                 428: "Precondition required",
-                429: "Too many requests",
-                503: "Service unavailable",
             }.get(status, "Problem"),
             "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
         }

@@ -1,85 +1,111 @@
-"""Prometheus metrics at `/metrics`: per process, read at scrape time from the parts that keep counts.
+"""Prometheus metrics: requests, latency, caches, database pools; correct with several workers.
 
-Each app owns its registry, so several apps in one process (tests) never share or clash. Parts of
-the app register a plain callable returning numbers; nothing on the request path updates a metric
-object. With several workers, each scrape answers for the worker that served it.
+With one process the metrics live in the default registry. With several workers (`druginfo serve
+--workers N`), `PROMETHEUS_MULTIPROC_DIR` names a directory where every worker writes its values
+(prometheus-client's multiprocess mode) and `/metrics`, whichever worker answers it, adds them up.
+The variable must be set before this module is imported; `druginfo serve` does it.
+
+Cache counters are not metric objects: the response store keeps plain counters, read at scrape
+time through `app.core.cache_metrics` (per app, so several apps in one test process never clash).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import atexit
+import os
+from typing import Any
 
-from fastapi import FastAPI
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
-from starlette.responses import Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
 
-Source = Callable[[], Mapping[str, int]]
+MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
+UNMATCHED_ROUTE = "<unmatched>"
 
-_HELP = {
-    "druginfo_cache_hits": "Cache lookups that found an entry.",
-    "druginfo_cache_misses": "Cache lookups that found nothing.",
-    "druginfo_cache_evictions": "Entries dropped for room (LRU).",
-    "druginfo_cache_entries": "Entries held now.",
-    "druginfo_cache_bytes": "Bytes of prepared bodies held now.",
-}
-_COUNTERS = {"druginfo_cache_hits", "druginfo_cache_misses", "druginfo_cache_evictions"}
-# `<cache>_<what>` in the store's stats → metric `druginfo_cache_<what>{cache="<cache>"}`.
-_CACHE_METRICS: dict[str, tuple[str, str]] = {
-    f"{cache}_{what}": (f"druginfo_cache_{what}", cache)
-    for cache in ("responses", "documents", "bodies", "live")
-    for what in ("hits", "misses", "evictions", "entries", "bytes")
-}
-_PLAIN_METRICS: dict[str, tuple[str, str, str]] = {
-    "generation": ("druginfo_content_generation", "Content generation this process serves.", "gauge"),
-    "views_made": (
-        "druginfo_cache_generations",
-        "Generation views made (each drops the previous generation's answers).",
-        "counter",
-    ),
-    "renders": ("druginfo_documents_rendered", "Drug documents rendered from revisions.", "counter"),
-}
-
-
-class CacheCollector(Collector):
-    """Turns the store's counters into Prometheus families at scrape time."""
-
-    def __init__(self, source: Source) -> None:
-        self.source = source
-
-    def collect(self) -> Iterator[Metric]:
-        stats = self.source()
-        families: dict[str, Metric] = {}
-        for key, (name, label) in _CACHE_METRICS.items():
-            if key not in stats:
-                continue
-            family = families.get(name)
-            if family is None:
-                family_type = CounterMetricFamily if name in _COUNTERS else GaugeMetricFamily
-                family = families[name] = family_type(name, _HELP[name], labels=["cache"])
-            family.add_metric([label], stats[key])  # type: ignore[attr-defined]
-        for key, (name, text, kind) in _PLAIN_METRICS.items():
-            if key in stats:
-                family_type = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
-                families[name] = family_type(name, text, value=stats[key])
-        yield from families.values()
+REQUESTS = Counter(
+    "druginfo_http_requests_total",
+    "HTTP requests answered, by method, route template and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "druginfo_http_request_duration_seconds",
+    "Time from receiving a request to sending the last byte of its answer.",
+    ["method", "route", "status"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
+)
+RATE_LIMITED = Counter(
+    "druginfo_rate_limited_total",
+    "Requests refused with 429, by the limit that refused them (address or key).",
+    ["limit"],
+)
+# Gauges kept by pool events rather than read by a collector at scrape time: a collector only sees
+# the process that answers the scrape, while these add up over the live workers ("livesum").
+DB_POOL_CHECKED_OUT = Gauge(
+    "druginfo_db_pool_checked_out",
+    "Database connections currently in use, by engine (read / write), over all live workers.",
+    ["engine"],
+    multiprocess_mode="livesum",
+)
+DB_POOL_SIZE = Gauge(
+    "druginfo_db_pool_size",
+    "Connections each pool keeps open (without overflow), by engine, over all live workers.",
+    ["engine"],
+    multiprocess_mode="livesum",
+)
 
 
-def install_metrics(app: FastAPI, *, cache_stats: Source) -> CollectorRegistry:
-    """A registry for this app, with the cache collector, served at `/metrics`."""
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(CacheCollector(cache_stats))
-    app.state.metrics_registry = registry
+# Decided once, like prometheus-client decides how to store values when it is imported.
+_MULTIPROCESS = bool(os.environ.get(MULTIPROC_DIR_VARIABLE))
 
-    @app.get(
-        "/metrics",
-        tags=["operations"],
-        summary="Prometheus metrics of this process",
-        response_class=Response,
-        responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
-    )
-    async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
 
-    return registry
+def multiprocess_mode() -> bool:
+    return _MULTIPROCESS
+
+
+def instrument_pool(engine: Engine, name: str) -> None:
+    """Keep the pool gauges of one engine up to date (checkout and checkin events)."""
+    pool: Any = engine.pool
+    size = pool.size() if hasattr(pool, "size") else 0
+    DB_POOL_SIZE.labels(engine=name).inc(size)
+    checked_out = DB_POOL_CHECKED_OUT.labels(engine=name)
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(*_: Any) -> None:
+        checked_out.inc()
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(*_: Any) -> None:
+        checked_out.dec()
+
+    @event.listens_for(engine, "engine_disposed")
+    def _disposed(*_: Any) -> None:
+        DB_POOL_SIZE.labels(engine=name).dec(size)
+
+
+_worker_registered = False
+
+
+def register_worker() -> None:
+    """In multiprocess mode, drop this worker's live gauges when it exits."""
+    global _worker_registered
+    if multiprocess_mode() and not _worker_registered:
+        _worker_registered = True
+        atexit.register(multiprocess.mark_process_dead, os.getpid())
+
+
+def exposition() -> tuple[bytes, str]:
+    """The current metrics in the Prometheus text format, and its content type."""
+    if multiprocess_mode():
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST

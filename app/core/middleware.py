@@ -1,12 +1,305 @@
-"""Pure ASGI middleware: a request-body size limit, and `no-store` for responses that must not be cached."""
+"""Pure ASGI middleware every response passes through: request id, access log, metrics, security
+headers, CORS (public and admin apart), rate limits; and the admin API's request-body size limit
+and `no-store`.
+
+Order, outermost first: security headers → request context → CORS → rate limit → (gzip, app). So a
+429, a 431 and a 500 still carry the request id and the security headers, and a 429 carries CORS
+headers a browser needs to read it.
+"""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import logging
+import re
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import HTMLResponse
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import problem_response
+from app.core import metrics
+from app.core.config import Settings
+from app.core.errors import internal_error_response, problem_response
+from app.core.logging import REQUEST_ID_HEADER, access_log, bind_request_id
+from app.core.ratelimit import RateLimitMiddleware
+
+ADMIN_PATH_PREFIX = "/api/v1/admin"
+# Metric labels must stay few: any other method (clients choose it) is counted as OTHER.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+log = logging.getLogger("druginfo.errors")
+
+# JSON and everything that is not a page: nothing may load, nothing may frame it.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+# HTML pages that say nothing else: their own scripts, styles and images only.
+HTML_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+_FRAMEABLE = "__druginfo_frameable__"
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
+
+
+def frameable(endpoint: Endpoint) -> Endpoint:
+    """Mark a page that other sites may frame (embeds): no `X-Frame-Options`, no default
+    `frame-ancestors`; the endpoint sets its own `Content-Security-Policy` with the allowed ancestors."""
+    setattr(endpoint, _FRAMEABLE, True)
+    return endpoint
+
+
+def is_admin_path(path: str) -> bool:
+    return path == ADMIN_PATH_PREFIX or path.startswith(ADMIN_PATH_PREFIX + "/")
+
+
+def route_label(scope: Scope) -> str:
+    """The route template (`/api/v1/drugs/{slug}`), never the raw path: bounded label values."""
+    path = getattr(scope.get("route"), "path", None)
+    if path:
+        return str(path)
+    # Mounted apps (the docs assets) leave their endpoint in the scope but not their route.
+    endpoint = scope.get("endpoint")
+    if endpoint is not None:
+        for route in getattr(scope.get("app"), "routes", ()):
+            if isinstance(route, Mount) and route.app is endpoint:
+                return f"{route.path}/{{path}}"
+    return metrics.UNMATCHED_ROUTE
+
+
+_INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)
+
+
+def page_csp(html: bytes, *, inline_styles: bool = False, workers: bool = False) -> str:
+    """A CSP for one of our HTML pages: its own inline scripts allowed by hash, never 'unsafe-inline'."""
+    hashes = " ".join(
+        "'sha256-" + _b64(hashlib.sha256(script).digest()) + "'" for script in _INLINE_SCRIPT.findall(html)
+    )
+    directives = [
+        "default-src 'none'",
+        f"script-src 'self' {hashes}".strip(),
+        # ReDoc (styled-components) injects <style> elements at run time: no hash can cover them.
+        "style-src 'self' 'unsafe-inline'" if inline_styles else "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self' data:",
+        "connect-src 'self'",
+        "base-uri 'none'",
+        "form-action 'none'",
+        "frame-ancestors 'none'",
+    ]
+    if workers:
+        directives.append("worker-src 'self' blob:")
+    return "; ".join(directives)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode("ascii")
+
+
+def with_page_csp(page: HTMLResponse, *, inline_styles: bool = False, workers: bool = False) -> HTMLResponse:
+    """The page with a CSP made for it (the docs pages: their inline bootstrap script by hash)."""
+    page.headers["Content-Security-Policy"] = page_csp(
+        bytes(page.body), inline_styles=inline_styles, workers=workers
+    )
+    return page
+
+
+class SecurityHeadersMiddleware:
+    """Adds the security headers a response does not set itself (a route's own CSP wins)."""
+
+    def __init__(self, app: ASGIApp, *, hsts: bool) -> None:
+        self.app = app
+        self.common: list[tuple[bytes, bytes]] = [
+            (b"x-content-type-options", b"nosniff"),
+            (b"referrer-policy", b"no-referrer"),
+            (b"cross-origin-opener-policy", b"same-origin"),
+        ]
+        if hsts:
+            self.common.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", ()))
+                present = {name.lower() for name, _ in headers}
+                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
+                is_html = content_type.startswith(b"text/html")
+                framed = getattr(scope.get("endpoint"), _FRAMEABLE, False)
+                for name, value in self.common:
+                    if name not in present:
+                        headers.append((name, value))
+                if b"content-security-policy" not in present:
+                    policy = HTML_CSP if is_html else API_CSP
+                    if framed:
+                        policy = policy.replace("; frame-ancestors 'none'", "")
+                    headers.append((b"content-security-policy", policy.encode()))
+                if not framed and b"x-frame-options" not in present:
+                    headers.append((b"x-frame-options", b"DENY"))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+class RequestContextMiddleware:
+    """Request id in and out, one JSON access-log line and the request metrics per request, and a
+    bare 500 problem (never a stack trace) for anything that escapes the app."""
+
+    def __init__(self, app: ASGIApp, *, max_header_bytes: int) -> None:
+        self.app = app
+        self.max_header_bytes = max_header_bytes
+        self._series: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = None
+        head_size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
+        for name, value in scope["headers"]:
+            head_size += len(name) + len(value) + 4
+            if name == b"x-request-id":
+                incoming = value.decode("latin-1")
+        request_id = bind_request_id(incoming)
+        scope.setdefault("state", {})["request_id"] = request_id
+        request_id_header = (REQUEST_ID_HEADER.lower().encode(), request_id.encode())
+        status = 0
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), request_id_header]
+            await send(message)
+
+        try:
+            if head_size > self.max_header_bytes:
+                # uvicorn (BoundedHttpToolsProtocol) refuses these first; this covers other servers.
+                await _headers_too_large(scope["path"])(scope, receive, send_with_id)
+            else:
+                await self.app(scope, receive, send_with_id)
+        except Exception:
+            log.exception(
+                "unhandled error on %s %s",
+                scope.get("method"),
+                scope.get("path"),
+                extra={"request_id": request_id},
+            )
+            if status:
+                raise  # the answer has started: all we can do is let the server drop the connection
+            await internal_error_response(scope["path"])(scope, receive, send_with_id)
+        finally:
+            self._observe(scope, status or 499, time.perf_counter() - started, request_id)
+
+    def _observe(self, scope: Scope, status: int, seconds: float, request_id: str) -> None:
+        method = scope["method"]
+        route = route_label(scope)
+        key = (method, route, str(status))
+        series = self._series.get(key)
+        if series is None:
+            labels = {
+                "method": method if method in KNOWN_METHODS else "OTHER",
+                "route": route,
+                "status": str(status),
+            }
+            series = (metrics.REQUESTS.labels(**labels), metrics.LATENCY.labels(**labels))
+            self._series[key] = series
+        series[0].inc()
+        series[1].observe(seconds)
+        level = logging.ERROR if status >= 500 else logging.INFO
+        if access_log.isEnabledFor(level):
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": method,
+                "route": route,
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+            }
+            key_prefix = scope.get("state", {}).get("key_prefix")
+            if key_prefix:
+                fields["key_prefix"] = key_prefix
+            # makeRecord + handle, not .log(): .log() walks the stack for the caller's file and line,
+            # which the access line does not use and which would be most of its cost.
+            access_log.handle(
+                access_log.makeRecord(access_log.name, level, __file__, 0, "request", (), None, extra=fields)
+            )
+
+
+def _headers_too_large(path: str) -> Any:
+    return problem_response(
+        431,
+        code="request_headers_too_large",
+        title="Request header fields too large",
+        instance=path,
+        headers={"Connection": "close"},
+    )
+
+
+class PathCORSMiddleware:
+    """CORS for the public API (open for reading) and, apart, for the admin API (closed unless configured)."""
+
+    def __init__(self, app: ASGIApp, *, public_origins: list[str], admin_origins: list[str]) -> None:
+        self.public = CORSMiddleware(
+            app,
+            allow_origins=public_origins,
+            allow_methods=["GET", "HEAD", "OPTIONS"],
+            allow_headers=["Accept", "Accept-Language", "If-None-Match", "If-Modified-Since", "X-Request-ID"],
+            expose_headers=[
+                "ETag",
+                "Last-Modified",
+                "Link",
+                "Content-Language",
+                "Retry-After",
+                "X-Request-ID",
+            ],
+        )
+        self.admin: ASGIApp = (
+            CORSMiddleware(
+                app,
+                allow_origins=admin_origins,
+                allow_methods=["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+                allow_headers=["Authorization", "Content-Type", "If-Match", "If-None-Match", "X-Request-ID"],
+                expose_headers=["ETag", "Location", "Link", "Retry-After", "X-Request-ID"],
+                max_age=600,
+            )
+            if admin_origins
+            else app
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and is_admin_path(scope["path"]):
+            await self.admin(scope, receive, send)
+        else:
+            await self.public(scope, receive, send)
+
+
+def install_middleware(app: FastAPI, settings: Settings) -> None:
+    """Add the operational middleware (call after any middleware that must sit inside it, e.g. gzip)."""
+    app.add_middleware(
+        RateLimitMiddleware,
+        per_address=settings.rate_limit_per_minute,
+        per_key=settings.admin_rate_limit_per_minute,
+        is_admin_path=is_admin_path,
+    )
+    app.add_middleware(
+        PathCORSMiddleware,
+        public_origins=settings.cors_allow_origins,
+        admin_origins=settings.admin_cors_origins,
+    )
+    app.add_middleware(RequestContextMiddleware, max_header_bytes=settings.max_header_bytes)
+    app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
 
 
 class RequestBodyTooLarge(HTTPException):

@@ -1,4 +1,4 @@
-"""Opaque cursors: base64url JSON that the server alone reads; a tampered cursor is a 422."""
+"""Opaque cursors: base64url JSON that the server alone reads; a tampered or foreign cursor is a 404."""
 
 from __future__ import annotations
 
@@ -9,20 +9,33 @@ from typing import Any
 import orjson
 from starlette.datastructures import URL
 
-from app.core.errors import InvalidParameters, ProblemField
+from app.core.errors import NotFound, ProblemField
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+CURSOR_PATTERN = "^[A-Za-z0-9_-]*$"  # base64url without padding
+CURSOR_FORMAT = "druginfo-cursor"
 
 
 def encode_cursor(payload: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(orjson.dumps(payload)).decode().rstrip("=")
 
 
-def bad_cursor() -> InvalidParameters:
-    return InvalidParameters(
-        "The cursor is not valid for this list; start again without one.",
-        errors=[ProblemField(pointer="#/query/cursor", detail="invalid cursor", code="invalid_cursor")],
+class CursorNotFound(NotFound):
+    code, title = "cursor_not_found", "Page not found"
+
+
+def bad_cursor() -> CursorNotFound:
+    """A well-formed cursor that points at no page of this list.
+
+    404, not 422: any string of the cursor alphabet is well-formed (the OpenAPI cannot say which ones
+    the server issued), and like an unknown slug it simply names nothing here. A cursor outside the
+    alphabet or too long is a 422 like any other malformed parameter.
+    """
+    return CursorNotFound(
+        "The cursor does not point into this list (it may come from another list, sort or filter); "
+        "start again without one.",
+        errors=[ProblemField(pointer="#/query/cursor", detail="unknown cursor", code="cursor_not_found")],
     )
 
 

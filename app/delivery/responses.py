@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import Request
@@ -13,21 +14,38 @@ from app.core.pagination import next_link
 from app.delivery.store import PublishedStore
 
 
+def list_pattern(allowed: tuple[str, ...]) -> str:
+    """The regex of a comma-separated list of `allowed` names (`-` or `_`, spaces around, empty items).
+
+    It is both what the OpenAPI says and what `parse_list` checks, so the two cannot disagree; only
+    constructs that mean the same in ECMA-262 (JSON Schema) and Python regexes are used.
+    """
+    item = "(?:" + "|".join(name.replace("_", "[-_]") for name in allowed) + ")"
+    return f"^ *(?:{item} *)?(?:, *(?:{item} *)?)*$"
+
+
 def parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozenset[str] | None:
     """A comma-separated query value; each must be one of `allowed` (`-` read as `_`)."""
     if raw is None:
         return None
-    values = {v.strip().replace("-", "_") for v in raw.split(",") if v.strip()}
-    unknown = sorted(values - set(allowed))
-    if unknown:
+    if not re.fullmatch(list_pattern(allowed), raw):
+        items = [v.strip(" ") for v in raw.split(",")]
+        unknown = sorted({v for v in items if v and v.replace("-", "_") not in allowed})
         raise InvalidParameters(
-            f"Unknown {name}: {', '.join(unknown)}. Choose from: {', '.join(allowed)}.",
+            f"Unknown {name}: {', '.join(unknown)}. Choose from: {', '.join(allowed)}."
+            if unknown
+            else f"Give {name} as a comma-separated list of: {', '.join(allowed)}.",
             errors=[
                 ProblemField(pointer=f"#/query/{name}", detail=f"unknown value {u!r}", code="unknown_value")
                 for u in unknown
+            ]
+            or [
+                ProblemField(
+                    pointer=f"#/query/{name}", detail="not a comma-separated list", code="invalid_list"
+                )
             ],
         )
-    return frozenset(values)
+    return frozenset(v.strip(" ").replace("-", "_") for v in raw.split(",") if v.strip(" "))
 
 
 def page_response(

@@ -13,13 +13,13 @@ from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_responses
 from app.core.locale import fallback_chain
 from app.core.markdown import render_markdown
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
-from app.core.types import SLUG_PATTERN
+from app.core.pagination import CURSOR_FORMAT, CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from app.core.types import QUERY_TEXT_PATTERN, SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
 from app.delivery.dependencies import Locale, Store
 from app.delivery.render import API, PARTS, localized, render_resource, summary_of
-from app.delivery.responses import page_response, parse_list
+from app.delivery.responses import list_pattern, page_response, parse_list
 from app.delivery.store import PublishedStore, select_parts
 from app.search import service as search_service
 from app.search.query import MAX_QUERY_LENGTH, parse_query
@@ -43,7 +43,17 @@ SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description
 Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
 ]
-Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        pattern=CURSOR_PATTERN,
+        # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
+        # list (same filters and sort); any other well-formed one names no page (404).
+        json_schema_extra={"format": CURSOR_FORMAT},
+        description="`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
+    ),
+]
 ItemId = Annotated[int, Path(ge=1, le=2**53, description="The item's `id` (as in the drug's document).")]
 SearchText = Annotated[
     str | None,
@@ -85,7 +95,7 @@ def _ranked(
     "/drugs",
     response_model=schemas.DrugList,
     summary="List published drugs",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_drugs(
     request: Request,
@@ -97,10 +107,16 @@ def list_drugs(
         str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Condition slug.")
     ] = None,
     drug_class: Annotated[
-        str | None, Query(max_length=200, description="Drug class (case-insensitive).")
+        str | None,
+        Query(max_length=200, pattern=QUERY_TEXT_PATTERN, description="Drug class (case-insensitive)."),
     ] = None,
     code: Annotated[
-        str | None, Query(max_length=160, description="`system|value`, e.g. `atc|L04AX06`.")
+        str | None,
+        Query(
+            max_length=160,
+            json_schema_extra={"pattern": delivery.CODE_PATTERN},
+            description="`system|value`, e.g. `atc|L04AX06` (the system is matched case-insensitively).",
+        ),
     ] = None,
     letter: Annotated[
         str | None, Query(pattern=r"^([A-Za-z]|#)$", description="A–Z browse: first letter.")
@@ -112,7 +128,12 @@ def list_drugs(
         Query(description="Order; `-` for descending. Default: `relevance` with `q`, else `name`."),
     ] = None,
     fields: Annotated[
-        str | None, Query(max_length=300, description="Comma-separated summary fields to return.")
+        str | None,
+        Query(
+            max_length=300,
+            json_schema_extra={"pattern": list_pattern(SUMMARY_FIELDS)},
+            description=f"Comma-separated summary fields to return: {', '.join(SUMMARY_FIELDS)}.",
+        ),
     ] = None,
     limit: Limit = DEFAULT_LIMIT,
     cursor: Cursor = None,
@@ -188,7 +209,9 @@ def get_drug(
     include: Annotated[
         str | None,
         Query(
-            max_length=300, description=f"Comma-separated parts to embed (default all): {', '.join(PARTS)}."
+            max_length=300,
+            json_schema_extra={"pattern": list_pattern(PARTS)},
+            description=f"Comma-separated parts to embed (default all): {', '.join(PARTS)}.",
         ),
     ] = None,
 ) -> Response:
@@ -364,7 +387,7 @@ def get_drug_support_resources(
     "/conditions",
     response_model=schemas.ConditionList,
     summary="Conditions, with how many published drugs treat them",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_conditions(
     request: Request,
@@ -481,7 +504,7 @@ def _across_drugs(
     "/faqs",
     response_model=schemas.FaqPage,
     summary="FAQs across published drugs (for portals)",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_faqs(
     request: Request,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -34,10 +35,19 @@ class DrugFilters:
     drug_ids: frozenset[int] | None = None
 
 
+# `system|value`, each with something besides spaces, no control characters (PostgreSQL cannot hold
+# a NUL). Only constructs that ECMA-262 (the OpenAPI's regex dialect) and Python read alike, so the
+# documented pattern and this check cannot disagree.
+CODE_PATTERN = (
+    r"^[^|\x00-\x1f\x7f]*[^|\x00-\x20\x7f][^|\x00-\x1f\x7f]*"
+    r"\|[^\x00-\x1f\x7f]*[^\x00-\x20\x7f][^\x00-\x1f\x7f]*$"
+)
+
+
 def parse_code(code: str) -> tuple[str, str]:
     """`atc|L04AX06` → (`atc`, `L04AX06`); the system is matched case-insensitively."""
-    system, sep, value = code.partition("|")
-    if not sep or not system.strip() or not value.strip():
+    system, _sep, value = code.partition("|")
+    if not re.fullmatch(CODE_PATTERN, code):
         raise InvalidParameters(
             "`code` takes the form `system|value`, e.g. `atc|L04AX06`.",
             errors=[
@@ -97,7 +107,7 @@ def _filtered(filters: DrugFilters) -> Any:
         )
     if filters.drug_class:
         query = query.where(PublishedDrug.drug_class_key == filters.drug_class.strip().casefold())
-    if filters.code:
+    if filters.code is not None:
         system, value = parse_code(filters.code)
         query = query.where(
             sa.exists().where(

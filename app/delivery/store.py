@@ -47,7 +47,7 @@ def dumps(value: Any) -> bytes:
 class LRU:
     """A small thread-safe LRU map with hit/miss counters."""
 
-    def __init__(self, max_items: int) -> None:
+    def __init__(self, max_items: int, name: str = "lru") -> None:
         self.max_items = max_items
         self.hits = 0
         self.misses = 0

@@ -73,10 +73,18 @@ def test_last_page_link_and_cursor(many: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "cursor", ["garbage", "eyJrIjoiZmFxcyIsIm8iOjF9", "e30", "!!!", "eyJrIjoiZHJ1Z3MiLCJzIjoibmFtZSJ9"]
+    ("cursor", "status"),
+    [
+        ("garbage", 404),
+        ("eyJrIjoiZmFxcyIsIm8iOjF9", 404),  # a FAQ list's cursor
+        ("e30", 404),
+        ("eyJrIjoiZHJ1Z3MiLCJzIjoibmFtZSJ9", 404),
+        ("!!!", 422),  # not even of the cursor alphabet: malformed
+        ("a" * 501, 422),
+    ],
 )
-def test_bad_cursor_is_422(many: TestClient, cursor: str) -> None:
-    body = assert_problem(many.get("/api/v1/drugs", params={"cursor": cursor}), 422)
+def test_bad_cursor_is_a_problem(many: TestClient, cursor: str, status: int) -> None:
+    body = assert_problem(many.get("/api/v1/drugs", params={"cursor": cursor}), status)
 
     assert body["errors"][0]["pointer"] == "#/query/cursor"
 
@@ -84,7 +92,11 @@ def test_bad_cursor_is_422(many: TestClient, cursor: str) -> None:
 def test_cursor_from_another_sort_is_rejected(many: TestClient) -> None:
     cursor = many.get("/api/v1/drugs", params={"limit": 5}).json()["next_cursor"]
 
-    assert_problem(many.get("/api/v1/drugs", params={"limit": 5, "cursor": cursor, "sort": "-name"}), 422)
+    assert_problem(
+        many.get("/api/v1/drugs", params={"limit": 5, "cursor": cursor, "sort": "-name"}),
+        404,
+        "cursor_not_found",
+    )
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Operations: health, readiness, metrics, and the middleware that observes and protects every request."""

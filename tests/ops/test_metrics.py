@@ -1,0 +1,166 @@
+"""`/metrics`: Prometheus text, bounded labels (route templates), caches, pools; workers add up."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from prometheus_client import REGISTRY
+
+from app.cli import prepare_metrics_directory
+from app.core.config import Settings
+from app.main import create_app
+from tests.ops.conftest import worker_pids
+from tests.ops.live import LiveServer
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "route", "status"),
+    [
+        ("GET", "/api/v1/drugs/pomalidomide/faqs", "/api/v1/drugs/{slug}/faqs", "200"),
+        ("GET", "/api/v1/drugs/no-such-drug", "/api/v1/drugs/{slug}", "404"),
+        (
+            "GET",
+            "/api/v1/drugs/pomalidomide/sections/mechanism",
+            "/api/v1/drugs/{slug}/sections/{key}",
+            "200",
+        ),
+        ("DELETE", "/api/v1/drugs/pomalidomide", "/api/v1/drugs/{slug}", "405"),
+        ("GET", "/no/such/path-4711", "<unmatched>", "404"),
+        ("GET", "/docs-assets/swagger-ui.css", "/docs-assets/{path}", "200"),
+    ],
+)
+def test_requests_are_counted_by_route_template(
+    public_client: TestClient, method: str, path: str, route: str, status: str
+) -> None:
+    labels = {"method": method, "route": route, "status": status}
+    before = sample("druginfo_http_requests_total", **labels)
+    observed_before = sample("druginfo_http_request_duration_seconds_count", **labels)
+
+    public_client.request(method, path)
+    text = public_client.get("/metrics").text
+
+    assert sample("druginfo_http_requests_total", **labels) == before + 1
+    assert sample("druginfo_http_request_duration_seconds_count", **labels) == observed_before + 1
+    assert f'route="{route}"' in text
+    # Raw paths never become label values: label sets stay bounded whatever clients ask for.
+    assert "path-4711" not in text and "no-such-drug" not in text
+
+
+def test_methods_clients_invent_are_one_label(public_client: TestClient) -> None:
+    labels = {"method": "OTHER", "route": "/api/v1/drugs", "status": "405"}
+    before = sample("druginfo_http_requests_total", **labels)
+
+    public_client.request("PROPFIND", "/api/v1/drugs")
+
+    assert sample("druginfo_http_requests_total", **labels) == before + 1
+
+
+def test_cache_hits_and_misses_are_counted(seeded_client: TestClient) -> None:
+    misses = sample("druginfo_cache_misses_total", cache="bodies")
+    hits = sample("druginfo_cache_hits_total", cache="bodies")
+
+    seeded_client.get("/api/v1/drugs/pomalidomide/stories")
+    seeded_client.get("/api/v1/drugs/pomalidomide/stories")
+
+    assert sample("druginfo_cache_misses_total", cache="bodies") == misses + 1
+    assert sample("druginfo_cache_hits_total", cache="bodies") == hits + 1
+
+
+def test_pool_gauges_follow_checkouts(public_client: TestClient) -> None:
+    checked_out = sample("druginfo_db_pool_checked_out", engine="read")
+
+    public_client.get("/api/v1/drugs")
+    text = public_client.get("/metrics").text
+
+    assert sample("druginfo_db_pool_size", engine="read") > 0
+    assert sample("druginfo_db_pool_checked_out", engine="read") == checked_out  # every connection returned
+    assert "druginfo_db_pool_checked_out" in text
+
+
+def test_metrics_endpoint_is_plain_text_and_not_in_the_public_api(public_client: TestClient) -> None:
+    response = public_client.get("/metrics")
+
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    assert response.headers["cache-control"] == "no-store"
+    assert "/metrics" not in public_client.get("/openapi.json").json()["paths"]
+
+
+def test_metrics_can_be_switched_off(database_url: str) -> None:
+    app = create_app(Settings(database_url=database_url, metrics_enabled=False))
+    with TestClient(app) as client:
+        assert client.get("/metrics").status_code == 404
+
+
+def test_several_workers_report_one_sum(live_server: LiveServer) -> None:
+    requests = 40
+    # No keep-alive: a new connection each time, so the kernel spreads them over both workers.
+    with httpx.Client(base_url=live_server.url, limits=httpx.Limits(max_keepalive_connections=0)) as http:
+
+        def settled_count() -> float:
+            # A request is counted just after its answer is sent: wait until the sum stops moving.
+            previous, deadline = -1.0, time.monotonic() + 10
+            while time.monotonic() < deadline:
+                current = _healthz_count(http.get("/metrics").text)
+                if current == previous:
+                    return current
+                previous = current
+                time.sleep(0.3)
+            raise AssertionError("the request count never settled")
+
+        before = settled_count()
+        for _ in range(requests):
+            assert http.get("/healthz").status_code == 200
+        after = settled_count()
+        counts = [_healthz_count(http.get("/metrics").text) for _ in range(4)]
+        pool_sizes = {_pool_size(http.get("/metrics").text) for _ in range(4)}
+
+    assert len(worker_pids(live_server)) == 2, "both workers should have answered"
+    # Whichever worker answers the scrape, it reports the sum over both.
+    assert after == before + requests
+    assert counts == [after] * 4
+    assert pool_sizes == {2 * 5}  # two workers' read pools of 5 connections
+
+
+def _healthz_count(text: str) -> float:
+    found = re.search(
+        r'druginfo_http_requests_total\{method="GET",route="/healthz",status="200"\} (\S+)', text
+    )
+    return float(found.group(1)) if found else 0.0
+
+
+def _pool_size(text: str) -> float:
+    found = re.search(r'druginfo_db_pool_size\{engine="read"\} (\S+)', text)
+    assert found is not None, text
+    return float(found.group(1))
+
+
+def test_serve_prepares_the_shared_metrics_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "")  # so that the test's changes are undone after it
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR")
+    assert prepare_metrics_directory(1) is None
+    assert "PROMETHEUS_MULTIPROC_DIR" not in os.environ
+
+    made = prepare_metrics_directory(2)
+    assert made is not None and made.is_dir()
+    assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(made)
+    made.rmdir()
+
+    given = tmp_path / "metrics"
+    given.mkdir()
+    for name in ("counter_11.db", "histogram_12.db", "gauge_livesum_13.db", "druginfo.db", "notes.txt"):
+        (given / name).write_text("x")
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(given))
+
+    assert prepare_metrics_directory(4) is None  # the operator's directory: emptied of old metrics, kept
+    assert sorted(p.name for p in given.iterdir()) == ["druginfo.db", "notes.txt"]

@@ -1,0 +1,121 @@
+"""The real server (uvicorn as `druginfo serve` runs it) against oversized heads and slow clients."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+
+import httpx
+import orjson
+import pytest
+
+from tests.ops.live import LiveServer
+
+
+def _raw_request(server: LiveServer, head: bytes, timeout: float = 10.0) -> bytes:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        sock.sendall(head)
+        answer = b""
+        while chunk := sock.recv(65536):  # these answers close the connection: read to the end
+            answer += chunk
+        return answer
+
+
+@pytest.mark.parametrize("size", [100_000, 1_000_000])
+@pytest.mark.parametrize("where", ["header", "url"])
+def test_an_oversized_request_head_gets_431(live_server: LiveServer, size: int, where: str) -> None:
+    if where == "header":
+        head = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * size + b"\r\n\r\n"
+    else:
+        head = b"GET /healthz?" + b"a" * size + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+
+    answer = _raw_request(live_server, head)
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    head, _, body = rest.partition(b"\r\n\r\n")
+    assert status_line == b"HTTP/1.1 431 Request Header Fields Too Large"
+    assert b"content-type: application/problem+json" in head.lower()
+    assert orjson.loads(body) == {
+        "type": "/problems/request-headers-too-large",
+        "title": "Request header fields too large",
+        "status": 431,
+        "code": "request_headers_too_large",
+    }
+
+
+def test_a_head_within_the_limit_is_served(live_server: LiveServer) -> None:
+    response = httpx.get(f"{live_server.url}/healthz", headers={"X-Big": "a" * 20_000})
+
+    assert response.status_code == 200
+
+
+def test_a_client_that_never_finishes_its_head_is_cut_off(live_server: LiveServer) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    elapsed = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408 Request Timeout")
+    assert 1.5 <= elapsed <= 6  # DRUGINFO_HEADER_TIMEOUT=2 in the live server
+
+
+def test_a_silent_connection_is_closed_after_the_head_timeout(live_server: LiveServer) -> None:
+    started = time.monotonic()
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        assert sock.recv(4096) == b""  # closed without a word: browsers pre-connect like this
+
+    assert time.monotonic() - started <= 6
+
+
+@pytest.mark.fault
+def test_slow_clients_do_not_stop_normal_requests(live_server: LiveServer) -> None:
+    """300 connections trickling their headers a few bytes at a time, while normal requests go on."""
+    slow = []
+    for _ in range(300):
+        sock = socket.create_connection(("127.0.0.1", live_server.port), timeout=5)
+        sock.sendall(b"GET /api/v1/drugs HTTP/1.1\r\nHost: x\r\n")
+        slow.append(sock)
+    stop = threading.Event()
+
+    def trickle() -> None:
+        while not stop.is_set():
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.send(b"X")
+            time.sleep(0.25)
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    trickler.start()
+    latencies = []
+    try:
+        with httpx.Client(base_url=live_server.url, timeout=10) as http:
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline:
+                started = time.monotonic()
+                response = http.get("/api/v1/drugs/pomalidomide/faqs", headers={"Connection": "close"})
+                latencies.append(time.monotonic() - started)
+                assert response.status_code == 200
+    finally:
+        stop.set()
+        trickler.join()
+
+    # The server dropped the trickling clients at the head deadline (2 s here), freeing their sockets.
+    time.sleep(1.5)
+    cut_off = 0
+    for sock in slow:
+        sock.settimeout(3)
+        try:
+            answer = sock.recv(4096)
+            cut_off += answer == b"" or answer.startswith(b"HTTP/1.1 408")
+        except OSError:
+            cut_off += 1  # reset by the server: cut off too
+        sock.close()
+
+    assert len(latencies) >= 5
+    assert max(latencies) < 2.0, latencies
+    assert cut_off == len(slow)
