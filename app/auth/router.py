@@ -12,7 +12,7 @@ from app.auth.schemas import KeyCreate, KeyCreated, KeyPage, KeyRead, key_url
 from app.auth.service import PREFIX_PATTERN
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
 
 router = APIRouter(prefix="/keys", tags=["admin: keys"])
 
@@ -27,7 +27,7 @@ def list_keys(
     session: ReadSession,
     _: KeyManager,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    cursor: Cursor = None,
 ) -> KeyPage:
     """Every key, oldest first, revoked ones included (tokens are never shown)."""
     after = int(decode_cursor(cursor, kind="keys")["after"]) if cursor else None

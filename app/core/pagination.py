@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Any
+from typing import Annotated, Any
 
 import orjson
+from fastapi import Query
 from starlette.datastructures import URL
 
 from app.core.errors import NotFound, ProblemField
@@ -53,3 +54,16 @@ def decode_cursor(cursor: str, *, kind: str) -> dict[str, Any]:
 def next_link(url: URL, cursor: str) -> str:
     """`Link` header value for the next page: the same query with the new cursor."""
     return f'<{url.include_query_params(cursor=cursor)}>; rel="next"'
+
+
+Cursor = Annotated[
+    str | None,
+    Query(
+        max_length=500,
+        pattern=CURSOR_PATTERN,
+        # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
+        # list (same filters and sort); any other well-formed one names no page (404).
+        json_schema_extra={"format": CURSOR_FORMAT},
+        description="`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
+    ),
+]

@@ -13,7 +13,7 @@ from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_responses
 from app.core.locale import fallback_chain
 from app.core.markdown import render_markdown
-from app.core.pagination import CURSOR_FORMAT, CURSOR_PATTERN, DEFAULT_LIMIT, MAX_LIMIT
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from app.core.types import QUERY_TEXT_PATTERN, SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
@@ -42,17 +42,6 @@ SUMMARY_FIELDS = (
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The drug's slug.")]
 Limit = Annotated[
     int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
-]
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=500,
-        pattern=CURSOR_PATTERN,
-        # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
-        # list (same filters and sort); any other well-formed one names no page (404).
-        json_schema_extra={"format": CURSOR_FORMAT},
-        description="`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
-    ),
 ]
 ItemId = Annotated[int, Path(ge=1, le=2**53, description="The item's `id` (as in the drug's document).")]
 SearchText = Annotated[

@@ -57,7 +57,8 @@ def test_key_list_is_paginated_and_records_last_use(admin: Admin) -> None:
     by_role = {k["role"]: k for k in first["items"] + second["items"]}
     assert by_role["viewer"]["last_used_at"] is not None
     assert by_role["editor"]["last_used_at"] is None
-    assert_problem(admin.get("/keys", role="admin", params={"cursor": "garbage"}), 422)
+    assert_problem(admin.get("/keys", role="admin", params={"cursor": "garbage"}), 404, "cursor_not_found")
+    assert_problem(admin.get("/keys", role="admin", params={"cursor": "not a cursor!"}), 422)
 
 
 INVALID_KEY_BODIES = [

@@ -26,7 +26,6 @@ from app.core.config import Settings
 from tests.ops.live import LiveServer, serve
 
 SCHEMATHESIS = str(Path(sys.executable).parent / "schemathesis")
-ROOT = Path(__file__).resolve().parents[2]
 # Enough to matter, small enough for CI (about 20 s per engine here); raise it locally to dig deeper.
 EXAMPLES = os.environ.get("DRUGINFO_FUZZ_EXAMPLES", "15")
 SEED = os.environ.get("DRUGINFO_FUZZ_SEED", "8")
@@ -57,7 +56,9 @@ def fuzz_target(request: pytest.FixtureRequest) -> LiveServer:
 
 
 @pytest.mark.timeout(240)
-def test_the_api_survives_schemathesis(fuzz_target: LiveServer, fuzz_auth_headers: dict[str, str]) -> None:
+def test_the_api_survives_schemathesis(
+    fuzz_target: LiveServer, fuzz_auth_headers: dict[str, str], tmp_path: Path
+) -> None:
     command = [
         SCHEMATHESIS,
         "run",
@@ -81,7 +82,7 @@ def test_the_api_survives_schemathesis(fuzz_target: LiveServer, fuzz_auth_header
 
     result = subprocess.run(
         command,
-        cwd=ROOT,
+        cwd=tmp_path,  # schemathesis keeps a cache in its working directory
         capture_output=True,
         text=True,
         timeout=220,
