@@ -315,7 +315,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(sa.exc.OperationalError)
     async def _database_busy(request: Request, exc: sa.exc.OperationalError) -> Response:
         if not is_lock_timeout(exc):
-            return await _unexpected(request, exc)
+            # The most specific handler wins: a database that is down, full or not migrated is
+            # classified by the general database handler (503/507), not answered as a 500.
+            return await _database_error(request, exc)
         # The writer waited its whole busy timeout for the lock; the transaction was rolled back,
         # so a retry is safe. Never a 500 for contention.
         log.warning("write lock not acquired on %s %s", request.method, request.url.path)
