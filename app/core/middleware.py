@@ -134,7 +134,10 @@ class SecurityHeadersMiddleware:
                 present = {name.lower() for name, _ in headers}
                 content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
                 is_html = content_type.startswith(b"text/html")
-                framed = getattr(scope.get("endpoint"), _FRAMEABLE, False)
+                # A page that states its own `frame-ancestors` (the embeds) governs its framing; this
+                # also holds for answers the response cache serves without routing (no endpoint then).
+                own_policy = next((v for n, v in headers if n.lower() == b"content-security-policy"), b"")
+                framed = getattr(scope.get("endpoint"), _FRAMEABLE, False) or b"frame-ancestors" in own_policy
                 for name, value in self.common:
                     if name not in present:
                         headers.append((name, value))
