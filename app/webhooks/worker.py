@@ -151,7 +151,7 @@ def send(due: Due, *, allowed_hosts: list[str], now: dt.datetime | None = None) 
         "webhook-signature": sign(due.secret, message_id, timestamp, body),
     }
     try:
-        status = _post(target, headers, body)
+        status = post_to_target(target, headers, body)
     except httpx.TimeoutException:
         return outcome(None, "timed out")
     except httpx.HTTPError as exc:
@@ -159,7 +159,7 @@ def send(due: Due, *, allowed_hosts: list[str], now: dt.datetime | None = None) 
     return outcome(status, None if 200 <= status < 300 else f"HTTP {status}")
 
 
-def _post(target: Target, headers: dict[str, str], body: bytes) -> int:
+def post_to_target(target: Target, headers: dict[str, str], body: bytes) -> int:
     """POST to the checked address (not a fresh DNS answer); no redirects; read at most 64 KiB."""
     url = httpx.URL(target.url)
     extensions: dict[str, Any] = {}

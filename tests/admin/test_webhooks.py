@@ -25,8 +25,8 @@ from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
-from app.webhooks.targets import TargetRefused, check_target, is_public
-from app.webhooks.worker import WebhookWorker, retry_delay
+from app.webhooks.targets import Target, TargetRefused, check_target, is_public
+from app.webhooks.worker import WebhookWorker, post_to_target, retry_delay
 from tests.admin.conftest import ADMIN, Admin
 from tests.factories import import_into, synthetic_drug
 from tests.helpers import assert_problem
@@ -499,3 +499,21 @@ def test_a_hanging_receiver_never_delays_publishing_or_admin_requests(
                 break
             time.sleep(0.05)
         assert statuses == ["succeeded", "succeeded"]
+
+
+def test_requests_go_to_the_checked_address_with_the_original_host(receiver: Receiver) -> None:
+    """DNS rebinding: the connection goes to the address that passed the check, not a fresh lookup."""
+    port = receiver.server.server_address[1]  # type: ignore[union-attr]
+    target = Target(
+        url=f"http://hooks.invalid:{port}/hooks",
+        scheme="http",
+        host="hooks.invalid",
+        port=port,
+        address="127.0.0.1",
+    )
+
+    status = post_to_target(target, {"webhook-id": "msg_1"}, b"{}")
+
+    assert status == 200
+    (received,) = receiver.requests
+    assert received.headers["host"] == f"hooks.invalid:{port}" and received.headers["webhook-id"] == "msg_1"
