@@ -303,7 +303,8 @@ class WebhookWorker:
                 conn.execute(
                     sa.update(WebhookEndpoint)
                     .where(WebhookEndpoint.id == endpoint.id)
-                    .values(last_event_id=events[-1].id)
+                    # updated_at kept: it tells admins when the endpoint was last edited.
+                    .values(last_event_id=events[-1].id, updated_at=WebhookEndpoint.updated_at)
                 )
         return created
 
