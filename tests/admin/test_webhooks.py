@@ -520,3 +520,28 @@ def test_requests_go_to_the_checked_address_with_the_original_host(receiver: Rec
     assert status == 200
     (received,) = receiver.requests
     assert received.headers["host"] == f"hooks.invalid:{port}" and received.headers["webhook-id"] == "msg_1"
+
+
+def test_two_workers_never_send_the_same_delivery(admin: Admin, receiver: Receiver) -> None:
+    """Two instances sharing the database (PostgreSQL: SKIP LOCKED; SQLite: the write lock) split the work."""
+    hook = register(admin, receiver.url)
+    import_into(admin.client, {"drugs": [synthetic_drug(f"testdrug-{n}", f"Testdrug {n}") for n in range(6)]})
+    app_state = admin.client.app.state  # type: ignore[attr-defined]
+    workers = [WebhookWorker(app_state.db, app_state.settings) for _ in range(2)]
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def run(w: WebhookWorker) -> None:
+        barrier.wait()
+        counts.append(w.run_once())
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+
+    assert sum(counts) == 6
+    ids = [r.headers["webhook-id"] for r in receiver.requests]
+    assert len(ids) == len(set(ids)) == 6
+    assert {d["status"] for d in deliveries(admin, hook["id"])} == {"succeeded"}
