@@ -154,7 +154,7 @@ def send(due: Due, *, allowed_hosts: list[str], now: dt.datetime | None = None) 
         status = post_to_target(target, headers, body)
     except httpx.TimeoutException:
         return outcome(None, "timed out")
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
         return outcome(None, f"{type(exc).__name__}: {exc}"[:500])
     return outcome(status, None if 200 <= status < 300 else f"HTTP {status}")
 
