@@ -34,6 +34,7 @@ from app.ops.router import install_operations
 from app.publishing.generation import GenerationWatcher
 from app.schemaorg.router import router as jsonld_router
 from app.search.router import router as search_router
+from app.webhooks.worker import WebhookWorker
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
 
@@ -61,10 +62,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_documents=settings.cache_max_documents,
     )
 
+    webhooks = WebhookWorker(db, settings)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         watcher.start()
+        if settings.webhooks_enabled:
+            webhooks.start()
         yield
+        webhooks.stop()
         watcher.stop()
         db.dispose()
 
@@ -82,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.db = db
     app.state.store = store
     app.state.generation_watcher = watcher
+    app.state.webhook_worker = webhooks
 
     install_error_handlers(app)
     # Public answers carry their own precompressed variant; the middleware only compresses the rest.

@@ -28,6 +28,7 @@ from app.publishing.models import (
 from app.resources.models import DrugSupportResource, SupportResource
 from app.revisions.models import DrugRevision
 from app.search.models import SearchEntry
+from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
@@ -55,4 +56,6 @@ __all__ = [
     "Section",
     "SideEffect",
     "SupportResource",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -14,8 +14,9 @@ from app.conditions.router_admin import router as conditions_router
 from app.core.config import ADMIN_PREFIX
 from app.drugs.router_admin import router as drugs_router
 from app.resources.router_admin import router as resources_router
+from app.webhooks.router_admin import router as webhooks_router
 
-ADMIN_ROUTERS = (keys_router, drugs_router, conditions_router, resources_router)
+ADMIN_ROUTERS = (keys_router, drugs_router, conditions_router, resources_router, webhooks_router)
 
 
 def include_admin_routers(app: FastAPI) -> None:

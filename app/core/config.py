@@ -152,6 +152,35 @@ class Settings(BaseSettings):
     backlog: int = Field(
         default=2048, ge=1, description="Pending-connection queue length of the listening socket."
     )
+    webhooks_enabled: bool = Field(
+        default=True,
+        description="Run the webhook delivery worker (a background thread) in this process.",
+    )
+    webhook_poll_interval: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        description="Seconds between the webhook worker's looks for new publication events and due retries.",
+    )
+    webhook_retry_base_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description=(
+            "First webhook retry delay in seconds; later retries wait 6x, 24x, 120x, 720x and 4320x as "
+            "long (5 s, 30 s, 2 min, 10 min, 1 h, 6 h... with the default)."
+        ),
+    )
+    webhook_max_attempts: int = Field(
+        default=7, ge=1, le=20, description="Attempts per webhook delivery before it is marked failed."
+    )
+    webhook_allowed_hosts: list[str] = Field(
+        default=[],
+        description=(
+            "Webhook target hosts (names or IP literals) exempt from the SSRF check that refuses "
+            "loopback, private, link-local and other non-public addresses (JSON list)."
+        ),
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -175,6 +204,11 @@ class Settings(BaseSettings):
         if "'none'" in cleaned and len(cleaned) > 1:
             raise ValueError("'none' cannot be combined with other sources")
         return cleaned
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _lower_hosts(cls, values: list[str]) -> list[str]:
+        return [v.strip().lower().strip("[]") for v in values if v.strip()]
 
     @property
     def is_sqlite(self) -> bool:

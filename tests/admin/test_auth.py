@@ -18,7 +18,13 @@ from tests.admin.conftest import ADMIN, Admin
 from tests.helpers import assert_problem
 
 ROLES_BY_POWER = ["viewer", "editor", "publisher", "admin"]
-PATH_VALUES = {"slug": "testdrug-a", "part_id": "1", "prefix": "0123abcd", "resource_slug": "testresource-a"}
+PATH_VALUES = {
+    "slug": "testdrug-a",
+    "part_id": "1",
+    "prefix": "0123abcd",
+    "resource_slug": "testresource-a",
+    "webhook_id": "1",
+}
 
 
 def admin_operations(schema: dict[str, Any]) -> list[tuple[str, str, str]]:
