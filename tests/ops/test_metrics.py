@@ -65,15 +65,35 @@ def test_methods_clients_invent_are_one_label(public_client: TestClient) -> None
     assert sample("druginfo_http_requests_total", **labels) == before + 1
 
 
+def scraped(text: str, name: str, **labels: str) -> float:
+    """One sample from this app's `/metrics` text (cache counters live in a per-app registry)."""
+    label_text = ",".join(f'{key}="{value}"' for key, value in labels.items())
+    pattern = re.escape(f"{name}{{{label_text}}}" if labels else name) + r" (\S+)"
+    found = re.search(rf"^{pattern}$", text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_cache_hits_and_misses_are_counted(seeded_client: TestClient) -> None:
-    misses = sample("druginfo_cache_misses_total", cache="bodies")
-    hits = sample("druginfo_cache_hits_total", cache="bodies")
+    path = "/api/v1/drugs/pomalidomide/stories"
+    before = seeded_client.get("/metrics").text  # a scrape is itself a (never cached) response miss
 
-    seeded_client.get("/api/v1/drugs/pomalidomide/stories")
-    seeded_client.get("/api/v1/drugs/pomalidomide/stories")
+    assert seeded_client.get(path).status_code == 200  # rendered: a miss, the answer is kept
+    assert seeded_client.get(path).status_code == 200  # served from the response cache: a hit
+    after = seeded_client.get("/metrics").text
 
-    assert sample("druginfo_cache_misses_total", cache="bodies") == misses + 1
-    assert sample("druginfo_cache_hits_total", cache="bodies") == hits + 1
+    misses = ("druginfo_cache_misses_total", {"cache": "responses"})
+    hits = ("druginfo_cache_hits_total", {"cache": "responses"})
+    # The two scrapes' own misses: the one after counts itself; the one before counted itself already.
+    assert scraped(after, misses[0], **misses[1]) == scraped(before, misses[0], **misses[1]) + 2
+    assert scraped(after, hits[0], **hits[1]) == scraped(before, hits[0], **hits[1]) + 1
+    # The miss rendered the drug document: the document/body caches were consulted.
+    consulted = [
+        scraped(text, f"druginfo_cache_{what}_total", cache=cache)
+        for text in (before, after)
+        for what in ("hits", "misses")
+        for cache in ("documents", "bodies")
+    ]
+    assert sum(consulted[4:]) > sum(consulted[:4])
 
 
 def test_pool_gauges_follow_checkouts(public_client: TestClient) -> None:
