@@ -14,7 +14,7 @@ from app.auth.dependencies import KeyManager
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
 from app.webhooks import service
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.schemas import (
@@ -33,7 +33,6 @@ router = APIRouter(prefix="/webhooks", tags=["admin: webhooks"])
 
 WebhookId = Annotated[int, Path(ge=1, le=2**53, description="The webhook's id.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
-Cursor = Annotated[str | None, Query(max_length=500)]
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
 CREATE_PROBLEMS = problem_responses(401, 403, 413, 422, 503)
 CHANGE_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422, 428, 503)
