@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the mappers see the whole schema."""
 
+from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.conditions.models import Condition
 from app.core.db import Base
@@ -31,6 +32,7 @@ from app.search.models import SearchEntry
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Combination",
     "CombinationComponent",

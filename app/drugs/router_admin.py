@@ -87,8 +87,13 @@ def create_drug(_: ContentWriter, body: DrugCreate, session: WriteSession, respo
     "/{slug}", response_model=DrugRead, summary="Show a drug's working draft", responses=READ_PROBLEMS
 )
 def get_drug(_: ContentReader, slug: SlugPath, session: ReadSession, response: Response) -> DrugRead:
-    """The working draft with every part, each with its `etag` (not necessarily what the public sees)."""
-    return _drug_response(response, editing.load_drug(session, slug))
+    """The working draft with every part, each with its `etag` (not necessarily what the public sees).
+
+    `live_revision` and `has_unpublished_changes` tell how it compares with what the public sees.
+    """
+    from app.revisions.router import drug_read
+
+    return drug_read(session, editing.load_drug(session, slug), response)
 
 
 @router.patch("/{slug}", response_model=DrugRead, summary="Edit a drug", responses=CHANGE_PROBLEMS)

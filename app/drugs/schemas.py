@@ -337,6 +337,13 @@ class DrugRead(ReadModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     links: dict[str, str]
+    live_revision: int | None = Field(
+        default=None, description="Number of the revision the public sees; null when not published."
+    )
+    has_unpublished_changes: bool = Field(
+        default=False, description="The working draft differs from what the public sees."
+    )
+    latest_revision: int | None = Field(default=None, description="Number of the newest revision.")
 
     @classmethod
     def of(cls, drug: Drug) -> DrugRead:
