@@ -103,6 +103,43 @@ def record(
     return entry
 
 
+SECRET_COLUMNS = frozenset({"token_hash", "key_hash", "secret_hash", "hash"})
+NOT_AUDITED = ("audit_entry", "drug_revision", "content_state", "published_", "search_", "publication_")
+
+
+def track_changes(session: Session) -> None:
+    """Before each flush, note what changes in shared tables (the `changes` of generic audit entries)."""
+    tracked: list[dict[str, Any]] = session.info.setdefault("tracked", [])
+    for op, objects in (("created", session.new), ("changed", session.dirty), ("deleted", session.deleted)):
+        for obj in objects:
+            table = getattr(obj, "__tablename__", "")
+            if not table or table.startswith(NOT_AUDITED):
+                continue
+            state = sa.inspect(obj)
+            fields: dict[str, Any] = {}
+            for attr in state.mapper.column_attrs:
+                if attr.key in SECRET_COLUMNS:
+                    continue
+                history = state.attrs[attr.key].history
+                if op == "changed" and not history.has_changes():
+                    continue
+                before = history.deleted[0] if history.deleted else None
+                after = history.added[0] if history.added else (history.unchanged or [None])[0]
+                if op == "deleted":
+                    before, after = (history.unchanged or history.deleted or [None])[0], None
+                fields[attr.key] = {"before": _plain(before), "after": _plain(after)}
+            if fields:
+                tracked.append({"table": table, "op": op, "fields": fields})
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
 def action_of(request: Request) -> str:
     route = request.scope.get("route")
     return str(getattr(route, "name", None) or f"{request.method} {request.url.path}")
@@ -110,7 +147,7 @@ def action_of(request: Request) -> str:
 
 def _entity_of(request: Request) -> tuple[str, str | None]:
     path = request.url.path.split("/api/v1/admin/", 1)[-1]
-    entity = path.split("/", 1)[0] or "admin"
+    entity = (path.split("/", 1)[0] or "admin").removesuffix("s")  # "keys" → "key", "conditions" → …
     params = request.path_params
     return entity, next((str(v) for k, v in params.items() if k in ("slug", "prefix")), None)
 
@@ -146,15 +183,16 @@ def finish_write(session: Session, request: Request) -> None:
     for drug in changed:
         if drug.id in revised:
             continue
-        revise(session, drug, message=reason or f"Edited ({action})", action=action)
+        revise(session, drug, message=reason or f"Edited ({action})", action=f"drug.{action}")
     session.flush()
     if session.info.get("wrote") and not session.info.get("audited"):
         entity, entity_id = _entity_of(request)
-        record(session, action=action, entity=entity, entity_id=entity_id)
+        changes = session.info.pop("tracked", None) or None
+        record(session, action=f"{entity}.{action}", entity=entity, entity_id=entity_id, changes=changes)
 
 
 def clear(session: Session) -> None:
-    for key in ("changed_drugs", "revised_drugs", "audited", "actor"):
+    for key in ("changed_drugs", "revised_drugs", "audited", "actor", "tracked"):
         session.info.pop(key, None)
 
 

@@ -39,6 +39,7 @@ def get_write_session(request: Request) -> Iterator[Session]:
 
     session = get_db(request).write_sessions()
     session.info["request"] = request
+    sa.event.listen(session, "before_flush", lambda s, _c, _i: audit.track_changes(s))
     try:
         yield session
         audit.finish_write(session, request)
