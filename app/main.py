@@ -90,7 +90,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
     app.add_middleware(ResponseCacheMiddleware, store=store)
     app.add_middleware(NoStoreMiddleware, prefixes=(ADMIN_PREFIX,))
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={f"{ADMIN_PREFIX}/import": settings.max_import_bytes},
+    )
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_allow_origins,

@@ -11,6 +11,7 @@ from fastapi import FastAPI, Security
 from app.audit.router import router as audit_router
 from app.auth.dependencies import authenticate
 from app.auth.router import router as keys_router
+from app.bundle.router import router as bundle_router
 from app.conditions.router_admin import router as conditions_router
 from app.core.config import ADMIN_PREFIX
 from app.drugs.router_admin import router as drugs_router
@@ -24,6 +25,7 @@ ADMIN_ROUTERS = (
     resources_router,
     workflow_router,
     audit_router,
+    bundle_router,
 )
 
 

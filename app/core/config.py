@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="Largest request body accepted, in bytes (chunked bodies are counted as they stream); "
         "larger bodies get `413`.",
     )
+    max_import_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest bundle `POST /api/v1/admin/import` accepts, in bytes.",
+    )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     embed_frame_ancestors: list[str] = Field(
         default=["*"],
