@@ -16,6 +16,7 @@ from app.conditions.router_admin import router as conditions_router
 from app.core.config import ADMIN_PREFIX
 from app.drugs.router_admin import router as drugs_router
 from app.resources.router_admin import router as resources_router
+from app.revisions.router import reviews_router
 from app.revisions.router import router as workflow_router
 
 ADMIN_ROUTERS = (
@@ -26,6 +27,7 @@ ADMIN_ROUTERS = (
     workflow_router,
     audit_router,
     bundle_router,
+    reviews_router,
 )
 
 

@@ -261,3 +261,82 @@ def restore_revision(
     )
     response.headers["Content-Location"] = drug_url(drug.slug)
     return drug_read(session, drug, response)
+
+
+reviews_router = APIRouter(tags=["admin: workflow and revisions"])
+
+
+class ReviewItem(ReadModel):
+    slug: str
+    name: str
+    status: str
+    reviewed_by: str | None
+    last_reviewed: dt.date | None
+    next_review_due: dt.date | None
+    published: bool
+
+
+class ReviewsDashboard(ReadModel):
+    today: dt.date
+    due_within_days: int
+    overdue: list[ReviewItem] = Field(description="Published, with `next_review_due` in the past.")
+    due_soon: list[ReviewItem] = Field(description="Published, due within `due_within_days`.")
+    never_reviewed: list[ReviewItem] = Field(description="Published without review metadata.")
+    waiting_for_review: list[ReviewItem] = Field(description="Working drafts in `in_review`.")
+    missing_sources: list[ReviewItem] = Field(description="Drugs that cite no source (cannot be published).")
+
+
+@reviews_router.get(
+    "/reviews",
+    response_model=ReviewsDashboard,
+    summary="Reviews due, waiting, and gaps",
+    responses=READ_PROBLEMS,
+)
+def reviews(
+    _: ContentReader,
+    session: ReadSession,
+    due_within_days: Annotated[int, Query(ge=0, le=3650, description="What counts as due soon.")] = 30,
+) -> ReviewsDashboard:
+    """Editors' to-do list: overdue and soon-due reviews, drafts waiting for review, drugs without sources."""
+    from app.drugs.models import DrugSource
+    from app.publishing.models import PublishedDrug
+
+    today = utcnow().date()
+    live = sa.select(PublishedDrug.drug_id).where(PublishedDrug.drug_id == Drug.id).exists()
+    has_source = sa.select(DrugSource.id).where(DrugSource.drug_id == Drug.id).exists()
+    rows = session.execute(
+        sa.select(Drug, live.label("published"), has_source.label("has_source"))
+        .where(Drug.deleted_at.is_(None))
+        .order_by(Drug.next_review_due.is_(None), Drug.next_review_due, Drug.slug)
+    ).all()
+    board = ReviewsDashboard(
+        today=today,
+        due_within_days=due_within_days,
+        overdue=[],
+        due_soon=[],
+        never_reviewed=[],
+        waiting_for_review=[],
+        missing_sources=[],
+    )
+    horizon = today + dt.timedelta(days=due_within_days)
+    for drug, published, has_sources in rows:
+        item = ReviewItem(
+            slug=drug.slug,
+            name=drug.name,
+            status=drug.status,
+            reviewed_by=drug.reviewed_by,
+            last_reviewed=drug.last_reviewed,
+            next_review_due=drug.next_review_due,
+            published=bool(published),
+        )
+        if published and drug.next_review_due is None:
+            board.never_reviewed.append(item)
+        elif published and drug.next_review_due is not None and drug.next_review_due < today:
+            board.overdue.append(item)
+        elif published and drug.next_review_due is not None and drug.next_review_due <= horizon:
+            board.due_soon.append(item)
+        if drug.status == "in_review":
+            board.waiting_for_review.append(item)
+        if not has_sources:
+            board.missing_sources.append(item)
+    return board
