@@ -33,6 +33,7 @@ from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
 from app.embed.router import router as embed_router
 from app.fhir.router import router as fhir_router
+from app.idempotency.service import IdempotencyMiddleware, Replay, replay_response
 from app.infobutton.router import router as infobutton_router
 from app.publishing.generation import GenerationWatcher
 from app.schemaorg.router import router as jsonld_router
@@ -86,6 +87,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.generation_watcher = watcher
 
     install_error_handlers(app)
+    app.add_exception_handler(Replay, replay_response)
+    app.add_middleware(IdempotencyMiddleware, db=db)  # innermost: sees the uncompressed response
     # Public answers carry their own precompressed variant; the middleware only compresses the rest.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
     app.add_middleware(ResponseCacheMiddleware, store=store)

@@ -17,6 +17,7 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
+from app.idempotency.models import IdempotencyRecord
 from app.publishing.models import (
     ContentState,
     PublicationEvent,
@@ -44,6 +45,7 @@ __all__ = [
     "DrugSource",
     "DrugSupportResource",
     "Faq",
+    "IdempotencyRecord",
     "Indication",
     "MonitoringItem",
     "PatientStory",

@@ -16,6 +16,7 @@ from app.bundle.service import import_bundle, parse_bundle
 from app.core.deps import WriteSession, get_db
 from app.core.errors import problem_responses
 from app.core.types import ReadModel
+from app.idempotency.service import Idempotent
 
 router = APIRouter(tags=["admin: import and export"])
 
@@ -68,6 +69,7 @@ def export(
     "/import",
     response_model=ImportResult,
     summary="Import a bundle (all or nothing)",
+    dependencies=[Idempotent],
     responses=problem_responses(401, 403, 413, 422, 503),
 )
 def import_(

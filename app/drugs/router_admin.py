@@ -30,6 +30,7 @@ from app.drugs.schemas import (
     drug_etag,
     drug_url,
 )
+from app.idempotency.service import Idempotent
 from app.resources import service as resource_service
 from app.resources.schemas import (
     ResourceLinkIn,
@@ -75,7 +76,14 @@ def list_drugs(
     )
 
 
-@router.post("", status_code=201, response_model=DrugRead, summary="Create a drug", responses=CREATE_PROBLEMS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=DrugRead,
+    summary="Create a drug",
+    responses=CREATE_PROBLEMS,
+    dependencies=[Idempotent],
+)
 def create_drug(_: ContentWriter, body: DrugCreate, session: WriteSession, response: Response) -> DrugRead:
     """A new drug in `draft`; nothing is public until it is published."""
     drug = editing.create_drug(session, body)
@@ -166,6 +174,7 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         name=f"create_{name}",
         summary=f"Add a {kind.label}",
         responses=CREATE_PROBLEMS,
+        dependencies=[Idempotent],
     )
     def create_part(
         _: ContentWriter,

@@ -19,6 +19,7 @@ from app.core.types import SLUG_PATTERN, Name, ReadModel, WriteModel
 from app.drugs.models import Drug
 from app.drugs.schemas import DrugRead, drug_etag, drug_url
 from app.drugs.service import DrugNotFound
+from app.idempotency.service import Idempotent
 from app.publishing import service as publishing
 from app.publishing import workflow
 from app.revisions.diff import diff_documents
@@ -123,6 +124,7 @@ def submit(_: ContentWriter, slug: SlugPath, session: WriteSession, response: Re
     "/{slug}/publish",
     response_model=DrugRead,
     summary="Publish (reviewer sign-off)",
+    dependencies=[Idempotent],
     responses=problem_responses(401, 403, 404, 409, 413, 422, 503),
 )
 def publish(

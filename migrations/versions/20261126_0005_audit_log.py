@@ -1,4 +1,4 @@
-"""audit log; append-only audit entries and revisions (database triggers)
+"""audit log, idempotency records; append-only audit entries and revisions (database triggers)
 
 Revision ID: 0005
 Revises: 0004
@@ -40,6 +40,24 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_audit_entry_entity"), ["entity"], unique=False)
         batch_op.create_index(batch_op.f("ix_audit_entry_occurred_at"), ["occurred_at"], unique=False)
 
+    op.create_table(
+        "idempotency_record",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("holder_key_id", sa.Integer(), nullable=False),
+        sa.Column("key", sa.String(length=200), nullable=False),
+        sa.Column("request_hash", sa.String(length=64), nullable=False),
+        sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column("response_status", sa.Integer(), nullable=True),
+        sa.Column("response_body", sa.Text(), nullable=True),
+        sa.Column("response_headers", JSON, nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "status IN ('in_progress', 'done')", name=op.f("ck_idempotency_record_status")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_idempotency_record")),
+        sa.UniqueConstraint("holder_key_id", "key", name=op.f("uq_idempotency_record_holder_key_id_key")),
+    )
+
     if op.get_bind().dialect.name == "sqlite":
         for table in APPEND_ONLY:
             for verb in ("UPDATE", "DELETE"):
@@ -75,3 +93,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_audit_entry_actor_key_id"))
         batch_op.drop_index(batch_op.f("ix_audit_entry_action"))
     op.drop_table("audit_entry")
+    op.drop_table("idempotency_record")
