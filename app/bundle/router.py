@@ -8,10 +8,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.responses import StreamingResponse
+from pydantic import Field
 
 from app.audit import service as audit
 from app.auth.dependencies import ContentReader, Publisher
 from app.bundle.export import iter_bundle
+from app.bundle.schemas import Bundle
 from app.bundle.service import import_bundle, parse_bundle
 from app.core.deps import WriteSession, get_db
 from app.core.errors import problem_responses
@@ -19,6 +21,15 @@ from app.core.types import ReadModel
 from app.idempotency.service import Idempotent
 
 router = APIRouter(tags=["admin: import and export"])
+
+
+class ExportedBundle(Bundle):
+    """A bundle as exported: the import format, plus the history when asked for."""
+
+    revisions: dict[str, list[dict[str, Any]]] | None = Field(
+        default=None,
+        description="Per drug slug, its revisions (with `include_revisions`); ignored by import.",
+    )
 
 
 class ImportResult(ReadModel):
@@ -34,7 +45,7 @@ class ImportResult(ReadModel):
 @router.get(
     "/export",
     summary="Export the content as a bundle",
-    responses={200: {"content": {"application/json": {}}}, **problem_responses(401, 403, 422)},
+    responses={200: {"model": ExportedBundle}, **problem_responses(401, 403, 422)},
     response_class=StreamingResponse,
 )
 def export(

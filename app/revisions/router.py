@@ -61,7 +61,7 @@ class RevisionRead(RevisionSummary):
     document: dict[str, Any] = Field(description="The complete drug document of this revision.")
 
 
-class Change(ReadModel):
+class RevisionChange(ReadModel):
     path: str
     op: str = Field(description="`added`, `removed` or `changed`.")
     before: Any
@@ -71,7 +71,7 @@ class Change(ReadModel):
 class RevisionDiff(ReadModel):
     revision: int
     against: int | None
-    changes: list[Change]
+    changes: list[RevisionChange]
 
 
 def drug_read(session: Session, drug: Drug, response: Response) -> DrugRead:
@@ -238,7 +238,7 @@ def diff_revision(
     return RevisionDiff(
         revision=number,
         against=other_number,
-        changes=[Change(**c) for c in diff_documents(before, revision.document)],
+        changes=[RevisionChange(**c) for c in diff_documents(before, revision.document)],
     )
 
 
