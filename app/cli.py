@@ -17,6 +17,7 @@ from alembic.config import Config
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.core.config import Settings, get_settings
 from app.core.db import Database, session_scope
 
@@ -172,6 +173,13 @@ def keys_create(
         with unit_of_work(db) as session:
             new = auth_service.create_key(session, name=data.name, role=data.role, created_by="cli")
             prefix, scopes = new.key.prefix, ", ".join(new.key.scopes)
+            audit.record(
+                session,
+                action="key.create_key",
+                entity="key",
+                entity_id=prefix,
+                changes={"name": data.name, "role": data.role, "via": "cli"},
+            )
     finally:
         db.dispose()
     typer.echo(f"created key {prefix} ({data.role}: {scopes}); the token below is shown only once", err=True)
@@ -210,6 +218,9 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (se
                 typer.echo(f"error: no key with prefix {prefix!r}", err=True)
                 raise typer.Exit(1)
             auth_service.revoke_key(session, key)
+            audit.record(
+                session, action="key.revoke_key", entity="key", entity_id=prefix, changes={"via": "cli"}
+            )
     finally:
         db.dispose()
     typer.echo(f"revoked {prefix}")
@@ -265,8 +276,6 @@ def import_command(
                     on_drug=lambda _slug: progress.advance(task),
                 )
                 if not dry_run:
-                    from app.audit import service as audit
-
                     audit.record(
                         session,
                         action="bundle.import",

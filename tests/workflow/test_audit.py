@@ -114,3 +114,18 @@ def test_no_endpoint_edits_or_deletes_history(admin: Admin) -> None:
         if "audit-log" in path or "/revisions" in path:
             assert set(operations) - {"get", "post"} == set(), path
             assert "post" not in operations or path.endswith("/restore"), path
+
+
+def test_keys_made_and_revoked_from_the_cli_are_audited(admin: Admin, settings: Settings) -> None:
+    from tests.test_cli import run
+
+    created = run(settings.database_url, "keys", "create", "--name", "cli key", "--role", "viewer")
+    assert created.returncode == 0, created.stderr
+    new_prefix = created.stdout.strip().split("_")[1]
+    assert run(settings.database_url, "keys", "revoke", new_prefix).returncode == 0
+    entries = audit(admin, "?entity=key")
+    assert [(e["action"], e["entity_id"], e["actor_prefix"]) for e in entries] == [
+        ("key.create_key", new_prefix, "cli"),
+        ("key.revoke_key", new_prefix, "cli"),
+    ]
+    assert "dik_" not in str(entries)
