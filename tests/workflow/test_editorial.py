@@ -103,10 +103,15 @@ def test_diff_names_fields_by_stable_keys(admin: Admin, drug: dict[str, Any]) ->
         ("/drug/faqs[question=Synthetic question?]/answer", "changed", "Answer one.", "Answer two."),
         ("/drug/summary", "changed", "Synthetic summary one.", "Synthetic summary two."),
     }
-    added = admin.get("/drugs/testdrug-a/revisions/3/diff").json()["changes"]
-    assert [(c["path"], c["op"]) for c in added] == [("/drug/faqs", "changed")] or any(
-        c["op"] == "added" and c["path"].startswith("/drug/faqs") for c in added
-    )
+    added = admin.get("/drugs/testdrug-a/revisions/3/diff").json()
+    assert added["against"] == 2
+    assert [(c["path"], c["op"], c["before"]) for c in added["changes"]] == [
+        ("/drug/faqs[question=Synthetic question?]", "added", None)
+    ]
+    assert added["changes"][0]["after"]["answer"] == "Answer one."
+    first = admin.get("/drugs/testdrug-a/revisions/1/diff").json()
+    assert first["against"] is None
+    assert (first["changes"][0]["path"], first["changes"][0]["op"]) == ("/drug", "added")
     assert_problem(admin.get("/drugs/testdrug-a/revisions/5/diff?against=77"), 404, "revision_not_found")
 
 
