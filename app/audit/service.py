@@ -174,9 +174,12 @@ def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRe
     return revision
 
 
-def finish_write(session: Session, request: Request) -> None:
-    """Revisions for changed drugs, and at least one audit entry, before the request commits."""
+def record_pending(session: Session) -> None:
+    """Record the revisions of the drugs changed so far (a handler may call it to answer with them)."""
+    request: Request | None = session.info.get("request")
     changed: list[Drug] = session.info.pop("changed_drugs", [])
+    if request is None or not changed:
+        return
     revised: set[int] = session.info.get("revised_drugs", set())
     action = action_of(request)
     reason = actor_of(session).reason
@@ -184,7 +187,13 @@ def finish_write(session: Session, request: Request) -> None:
         if drug.id in revised:
             continue
         revise(session, drug, message=reason or f"Edited ({action})", action=f"drug.{action}")
+
+
+def finish_write(session: Session, request: Request) -> None:
+    """Revisions for changed drugs, and at least one audit entry, before the request commits."""
+    record_pending(session)
     session.flush()
+    action = action_of(request)
     if session.info.get("wrote") and not session.info.get("audited"):
         entity, entity_id = _entity_of(request)
         changes = session.info.pop("tracked", None) or None

@@ -27,7 +27,6 @@ from app.drugs.schemas import (
     DrugUpdate,
     OrderRead,
     PartOrder,
-    drug_etag,
     drug_url,
 )
 from app.idempotency.service import Idempotent
@@ -56,9 +55,13 @@ CREATE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422, 503)
 CHANGE_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422, 428, 503)
 
 
-def _drug_response(response: Response, drug: Any) -> DrugRead:
-    response.headers["ETag"] = drug_etag(drug)
-    return DrugRead.of(drug)
+def _drug_response(session: Any, response: Response, drug: Any) -> DrugRead:
+    """The drug after a write, with the revision that write records (so `latest_revision` is current)."""
+    from app.audit.service import record_pending
+    from app.revisions.router import drug_read
+
+    record_pending(session)
+    return drug_read(session, drug, response)
 
 
 @router.get("", response_model=DraftDrugPage, summary="List drugs (working drafts)", responses=READ_PROBLEMS)
@@ -88,7 +91,7 @@ def create_drug(_: ContentWriter, body: DrugCreate, session: WriteSession, respo
     """A new drug in `draft`; nothing is public until it is published."""
     drug = editing.create_drug(session, body)
     response.headers["Location"] = drug_url(drug.slug)
-    return _drug_response(response, drug)
+    return _drug_response(session, response, drug)
 
 
 @router.get(
@@ -119,7 +122,7 @@ def update_drug(
     )
     if drug.slug != slug:
         response.headers["Content-Location"] = drug_url(drug.slug)
-    return _drug_response(response, drug)
+    return _drug_response(session, response, drug)
 
 
 @router.delete(
