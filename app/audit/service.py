@@ -104,7 +104,8 @@ def record(
 
 
 SECRET_COLUMNS = frozenset({"token_hash", "key_hash", "secret_hash", "hash"})
-NOT_AUDITED = ("audit_entry", "drug_revision", "content_state", "published_", "search_", "publication_")
+# Drugs are audited with their revision diff; these shared records with their field before/after.
+TRACKED_TABLES = frozenset({"condition", "support_resource", "api_key"})
 
 
 def track_changes(session: Session) -> None:
@@ -113,7 +114,7 @@ def track_changes(session: Session) -> None:
     for op, objects in (("created", session.new), ("changed", session.dirty), ("deleted", session.deleted)):
         for obj in objects:
             table = getattr(obj, "__tablename__", "")
-            if not table or table.startswith(NOT_AUDITED):
+            if table not in TRACKED_TABLES:
                 continue
             state = sa.inspect(obj)
             fields: dict[str, Any] = {}
