@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import sqlalchemy as sa
 import typer
@@ -18,6 +20,7 @@ from alembic.config import Config
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
+from app.audit import service as audit
 from app.core.config import Settings, get_settings
 from app.core.db import Database, make_null_pool_engine, session_scope
 
@@ -242,6 +245,13 @@ def keys_create(
         with unit_of_work(db) as session:
             new = auth_service.create_key(session, name=data.name, role=data.role, created_by="cli")
             prefix, scopes = new.key.prefix, ", ".join(new.key.scopes)
+            audit.record(
+                session,
+                action="key.create_key",
+                entity="key",
+                entity_id=prefix,
+                changes={"name": data.name, "role": data.role, "via": "cli"},
+            )
     finally:
         db.dispose()
     typer.echo(f"created key {prefix} ({data.role}: {scopes}); the token below is shown only once", err=True)
@@ -280,6 +290,9 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (se
                 typer.echo(f"error: no key with prefix {prefix!r}", err=True)
                 raise typer.Exit(1)
             auth_service.revoke_key(session, key)
+            audit.record(
+                session, action="key.revoke_key", entity="key", entity_id=prefix, changes={"via": "cli"}
+            )
     finally:
         db.dispose()
     typer.echo(f"revoked {prefix}")
@@ -291,3 +304,98 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def _progress() -> Any:
+    """A progress bar on stderr (stdout may carry the bundle); silent when stderr is not a terminal."""
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+@cli.command("import")
+def import_command(
+    file: Annotated[Path, typer.Argument(help="Bundle to import.", exists=True, dir_okay=False)],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Validate and report; change nothing.")] = False,
+) -> None:
+    """Import a bundle: all of it is validated first, then applied in one transaction (or nothing)."""
+    from app.bundle.service import import_bundle, parse_bundle
+    from app.core.errors import AppError
+
+    data = json.loads(file.read_text(encoding="utf-8"))
+    data.pop("revisions", None)
+    db = Database(get_settings())
+    try:
+        bundle = parse_bundle(data)
+        with _progress() as progress:
+            task = progress.add_task("importing drugs", total=len(bundle.drugs))
+            for session in session_scope(db.write_sessions):
+                session.info["cli_author"] = "cli"
+                report = import_bundle(
+                    session,
+                    bundle,
+                    author="cli",
+                    message=f"Imported from {file.name}",
+                    dry_run=dry_run,
+                    on_drug=lambda _slug: progress.advance(task),
+                )
+                if not dry_run:
+                    audit.record(
+                        session,
+                        action="bundle.import",
+                        entity="bundle",
+                        entity_id=file.name,
+                        changes=dataclasses.asdict(report),
+                    )
+    except AppError as exc:
+        typer.echo(f"import refused: {exc}", err=True)
+        for problem in getattr(exc, "errors", None) or []:
+            typer.echo(f"  {problem.pointer}: {problem.detail}", err=True)
+        raise typer.Exit(1) from exc
+    finally:
+        db.dispose()
+    summary = {k: v for k, v in dataclasses.asdict(report).items() if v}
+    typer.echo(("dry run: " if dry_run else "imported: ") + json.dumps(summary, sort_keys=True))
+
+
+@cli.command("export")
+def export_command(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    include_drafts: Annotated[bool, typer.Option("--include-drafts", help="Working drafts instead.")] = False,
+    include_revisions: Annotated[bool, typer.Option("--include-revisions", help="Add the history.")] = False,
+) -> None:
+    """Export the content as a bundle (what the public sees, unless --include-drafts)."""
+    from app.bundle.export import drug_count, iter_bundle
+
+    db = Database(get_settings())
+    try:
+        with db.read_sessions() as session:
+            total = drug_count(session, include_drafts=include_drafts)
+            out = output.open("w", encoding="utf-8") if output else sys.stdout
+            try:
+                with _progress() as progress:
+                    task = progress.add_task("exporting drugs", total=total)
+                    for chunk in iter_bundle(
+                        session,
+                        include_drafts=include_drafts,
+                        include_revisions=include_revisions,
+                        on_drug=lambda _slug: progress.advance(task),
+                    ):
+                        out.write(chunk)
+            finally:
+                if output:
+                    out.close()
+    finally:
+        db.dispose()
+    if output:
+        typer.echo(f"exported {total} drug(s) to {output}", err=True)

@@ -29,6 +29,7 @@ from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
 from app.embed.router import router as embed_router
 from app.fhir.router import router as fhir_router
+from app.idempotency.service import IdempotencyMiddleware, Replay, replay_response
 from app.infobutton.router import router as infobutton_router
 from app.ops.router import install_operations
 from app.publishing.generation import GenerationWatcher
@@ -91,11 +92,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.webhook_worker = webhooks
 
     install_error_handlers(app)
+    app.add_exception_handler(Replay, replay_response)
+    app.add_middleware(IdempotencyMiddleware, db=db)  # innermost: sees the uncompressed response
     # Public answers carry their own precompressed variant; the middleware only compresses the rest.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
     app.add_middleware(ResponseCacheMiddleware, store=store)
     app.add_middleware(NoStoreMiddleware, prefixes=(ADMIN_PREFIX,))
-    app.add_middleware(BodySizeLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        per_path={f"{ADMIN_PREFIX}/import": settings.max_import_bytes},
+    )
     app.include_router(delivery_router)
     app.include_router(search_router)
     app.include_router(jsonld_router)

@@ -1,5 +1,6 @@
 """Every table, imported in one place so Alembic and the mappers see the whole schema."""
 
+from app.audit.models import AuditEntry
 from app.auth.models import ApiKey
 from app.conditions.models import Condition
 from app.core.db import Base
@@ -16,6 +17,7 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
+from app.idempotency.models import IdempotencyRecord
 from app.publishing.models import (
     ContentState,
     PublicationEvent,
@@ -32,6 +34,7 @@ from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 __all__ = [
     "ApiKey",
+    "AuditEntry",
     "Base",
     "Combination",
     "CombinationComponent",
@@ -43,6 +46,7 @@ __all__ = [
     "DrugSource",
     "DrugSupportResource",
     "Faq",
+    "IdempotencyRecord",
     "Indication",
     "MonitoringItem",
     "PatientStory",

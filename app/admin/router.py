@@ -8,15 +8,29 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Security
 
+from app.audit.router import router as audit_router
 from app.auth.dependencies import authenticate
 from app.auth.router import router as keys_router
+from app.bundle.router import router as bundle_router
 from app.conditions.router_admin import router as conditions_router
 from app.core.config import ADMIN_PREFIX
 from app.drugs.router_admin import router as drugs_router
 from app.resources.router_admin import router as resources_router
+from app.revisions.router import reviews_router
+from app.revisions.router import router as workflow_router
 from app.webhooks.router_admin import router as webhooks_router
 
-ADMIN_ROUTERS = (keys_router, drugs_router, conditions_router, resources_router, webhooks_router)
+ADMIN_ROUTERS = (
+    keys_router,
+    drugs_router,
+    conditions_router,
+    resources_router,
+    workflow_router,
+    audit_router,
+    bundle_router,
+    reviews_router,
+    webhooks_router,
+)
 
 
 def include_admin_routers(app: FastAPI) -> None:

@@ -88,3 +88,5 @@ def require_scopes(
 ContentReader = Annotated[Principal, Security(require_scopes, scopes=[scopes.CONTENT_READ])]
 ContentWriter = Annotated[Principal, Security(require_scopes, scopes=[scopes.CONTENT_WRITE])]
 KeyManager = Annotated[Principal, Security(require_scopes, scopes=[scopes.KEYS_MANAGE])]
+Publisher = Annotated[Principal, Security(require_scopes, scopes=[scopes.CONTENT_PUBLISH])]
+AuditReader = Annotated[Principal, Security(require_scopes, scopes=[scopes.AUDIT_READ])]

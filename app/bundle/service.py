@@ -6,6 +6,7 @@ imported text goes through the same validation as every other write.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -170,6 +171,7 @@ def import_bundle(
     author: str | None,
     message: str = "Imported from a bundle",
     dry_run: bool = False,
+    on_drug: Callable[[str], None] | None = None,
 ) -> ImportReport:
     """Apply a validated bundle: upsert by slug, record revisions for changed drugs, (un)publish by status.
 
@@ -209,6 +211,8 @@ def import_bundle(
 
     for data in bundle.drugs:
         _record_and_publish(session, drugs[data.slug], author=author, message=message, report=report)
+        if on_drug is not None:
+            on_drug(data.slug)
     session.flush()
     if report.changed:
         publishing.bump_generation(session)

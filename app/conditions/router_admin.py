@@ -24,6 +24,7 @@ from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
 from app.core.types import SLUG_PATTERN
+from app.idempotency.service import Idempotent
 
 router = APIRouter(prefix="/conditions", tags=["admin: conditions"])
 
@@ -56,7 +57,12 @@ def list_conditions(
 
 
 @router.post(
-    "", status_code=201, response_model=ConditionRead, summary="Create a condition", responses=CREATE_PROBLEMS
+    "",
+    status_code=201,
+    response_model=ConditionRead,
+    summary="Create a condition",
+    responses=CREATE_PROBLEMS,
+    dependencies=[Idempotent],
 )
 def create_condition(
     _: ContentWriter, body: ConditionIn, session: WriteSession, response: Response

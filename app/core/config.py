@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     )
     workers: int = Field(default=1, ge=1, le=64, description="Uvicorn worker processes for `druginfo serve`.")
     default_locale: str = Field(default="en", description="Locale served when no other is asked for.")
+    allow_single_person_publish: bool = Field(
+        default=False,
+        description="Let a key publish changes that only it authored (turns the four-eyes rule off).",
+    )
     cache_max_age: int = Field(
         default=60, ge=0, description="`Cache-Control: max-age` (seconds) on public GET responses."
     )
@@ -86,6 +90,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body accepted, in bytes (chunked bodies are counted as they stream); "
         "larger bodies get `413`.",
+    )
+    max_import_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description="Largest bundle `POST /api/v1/admin/import` accepts, in bytes.",
     )
     log_level: str = Field(default="info", description="Log level: debug, info, warning, error.")
     embed_frame_ancestors: list[str] = Field(

@@ -10,7 +10,7 @@ from fastapi import Depends, Request
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
-from app.core.db import Database, session_scope
+from app.core.db import Database
 
 
 async def get_settings_dep(request: Request) -> Settings:
@@ -30,8 +30,27 @@ def get_read_connection(request: Request) -> Iterator[sa.Connection]:
 
 
 def get_write_session(request: Request) -> Iterator[Session]:
-    """The unit of work of one write request: commits once when the handler returns, else rolls back."""
-    yield from session_scope(get_db(request).write_sessions)
+    """The unit of work of one write request: commits once when the handler returns, else rolls back.
+
+    Before the commit, the write's revisions and audit entry are recorded in the same transaction
+    (`app.audit.service.finish_write`): a write, its revision and its audit entry commit together.
+    """
+    from app.audit import service as audit
+
+    session = get_db(request).write_sessions()
+    session.info["request"] = request
+    sa.event.listen(session, "before_flush", lambda s, _c, _i: audit.track_changes(s))
+    try:
+        yield session
+        audit.finish_write(session, request)
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        audit.clear(session)
+        session.info.pop("request", None)
+        session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]

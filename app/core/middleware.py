@@ -360,13 +360,22 @@ class BodySizeLimitMiddleware:
     stream an unbounded body into memory before validation ever runs.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
+        self.default_max_bytes = max_bytes
         self.max_bytes = max_bytes
+        self.per_path = per_path or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
+            return
+        if self.per_path:
+            # A copy per request: the limit depends on the path (bundle imports are larger).
+            limited = BodySizeLimitMiddleware(
+                self.app, self.per_path.get(scope["path"], self.default_max_bytes)
+            )
+            await limited(scope, receive, send)
             return
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):

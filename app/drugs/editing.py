@@ -21,9 +21,10 @@ from typing import Any, Generic, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 from sqlalchemy.orm.attributes import flag_modified, set_committed_value
 
+from app.audit import service as audit
 from app.bundle.schemas import (
     CombinationIn,
     ComponentIn,
@@ -101,6 +102,10 @@ def drug_changed(drug: Drug) -> None:
     """
     # Touching the row makes its UPDATE advance `version` (the mapper's version_id_col).
     drug.updated_at = utcnow()
+    # The revision (complete document) and audit entry are recorded once, before the commit.
+    session = object_session(drug)
+    if session is not None:
+        audit.register_change(session, drug)
 
 
 def load_drug(session: Session, slug: str, *, for_update: bool = False, with_parts: bool = True) -> Drug:

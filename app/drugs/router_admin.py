@@ -27,9 +27,9 @@ from app.drugs.schemas import (
     DrugUpdate,
     OrderRead,
     PartOrder,
-    drug_etag,
     drug_url,
 )
+from app.idempotency.service import Idempotent
 from app.resources import service as resource_service
 from app.resources.schemas import (
     ResourceLinkIn,
@@ -55,9 +55,13 @@ CREATE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422, 503)
 CHANGE_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422, 428, 503)
 
 
-def _drug_response(response: Response, drug: Any) -> DrugRead:
-    response.headers["ETag"] = drug_etag(drug)
-    return DrugRead.of(drug)
+def _drug_response(session: Any, response: Response, drug: Any) -> DrugRead:
+    """The drug after a write, with the revision that write records (so `latest_revision` is current)."""
+    from app.audit.service import record_pending
+    from app.revisions.router import drug_read
+
+    record_pending(session)
+    return drug_read(session, drug, response)
 
 
 @router.get("", response_model=DraftDrugPage, summary="List drugs (working drafts)", responses=READ_PROBLEMS)
@@ -75,20 +79,32 @@ def list_drugs(
     )
 
 
-@router.post("", status_code=201, response_model=DrugRead, summary="Create a drug", responses=CREATE_PROBLEMS)
+@router.post(
+    "",
+    status_code=201,
+    response_model=DrugRead,
+    summary="Create a drug",
+    responses=CREATE_PROBLEMS,
+    dependencies=[Idempotent],
+)
 def create_drug(_: ContentWriter, body: DrugCreate, session: WriteSession, response: Response) -> DrugRead:
     """A new drug in `draft`; nothing is public until it is published."""
     drug = editing.create_drug(session, body)
     response.headers["Location"] = drug_url(drug.slug)
-    return _drug_response(response, drug)
+    return _drug_response(session, response, drug)
 
 
 @router.get(
     "/{slug}", response_model=DrugRead, summary="Show a drug's working draft", responses=READ_PROBLEMS
 )
 def get_drug(_: ContentReader, slug: SlugPath, session: ReadSession, response: Response) -> DrugRead:
-    """The working draft with every part, each with its `etag` (not necessarily what the public sees)."""
-    return _drug_response(response, editing.load_drug(session, slug))
+    """The working draft with every part, each with its `etag` (not necessarily what the public sees).
+
+    `live_revision` and `has_unpublished_changes` tell how it compares with what the public sees.
+    """
+    from app.revisions.router import drug_read
+
+    return drug_read(session, editing.load_drug(session, slug), response)
 
 
 @router.patch("/{slug}", response_model=DrugRead, summary="Edit a drug", responses=CHANGE_PROBLEMS)
@@ -106,7 +122,7 @@ def update_drug(
     )
     if drug.slug != slug:
         response.headers["Content-Location"] = drug_url(drug.slug)
-    return _drug_response(response, drug)
+    return _drug_response(session, response, drug)
 
 
 @router.delete(
@@ -161,6 +177,7 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         name=f"create_{name}",
         summary=f"Add a {kind.label}",
         responses=CREATE_PROBLEMS,
+        dependencies=[Idempotent],
     )
     def create_part(
         _: ContentWriter,

@@ -47,6 +47,7 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
+from app.quality.readability import reading_grade
 
 ADMIN = "/api/v1/admin"
 
@@ -131,6 +132,7 @@ class SectionRead(PartRead):
     title: str
     body: str
     body_html: str | None
+    reading_grade: float | None = Field(default=None, description="Flesch–Kincaid grade of `body`.")
 
     @classmethod
     def of(cls, s: Section) -> SectionRead:
@@ -142,6 +144,7 @@ class SectionRead(PartRead):
             title=s.title,
             body=s.body,
             body_html=html(s.body),
+            reading_grade=reading_grade(s.body),
         )
 
 
@@ -150,6 +153,7 @@ class FaqRead(PartRead):
     answer: str
     answer_html: str | None
     tags: list[str]
+    reading_grade: float | None = Field(default=None, description="Flesch–Kincaid grade of `answer`.")
 
     @classmethod
     def of(cls, f: Faq) -> FaqRead:
@@ -161,6 +165,7 @@ class FaqRead(PartRead):
             answer=f.answer,
             answer_html=html(f.answer),
             tags=list(f.tags),
+            reading_grade=reading_grade(f.answer),
         )
 
 
@@ -172,6 +177,7 @@ class SideEffectRead(PartRead):
     management_tips: list[str]
     urgency: str | None
     when_to_contact_care_team: str | None
+    reading_grade: float | None = Field(default=None, description="Flesch–Kincaid grade of `description`.")
 
     @classmethod
     def of(cls, e: SideEffect) -> SideEffectRead:
@@ -186,6 +192,7 @@ class SideEffectRead(PartRead):
             management_tips=list(e.management_tips),
             urgency=e.urgency,
             when_to_contact_care_team=e.when_to_contact_care_team,
+            reading_grade=reading_grade(e.description),
         )
 
 
@@ -277,6 +284,7 @@ class StoryRead(PartRead):
             person=PersonRead(name=s.person_name, age=s.person_age, occupation=s.person_occupation),
             body=s.body,
             body_html=html(s.body),
+            reading_grade=reading_grade(s.body),
         )
 
 
@@ -309,6 +317,35 @@ class DraftDrugPage(ReadModel):
     next_cursor: str | None
 
 
+READING_TARGET = 8.0  # patient materials are commonly written for grade 6-8
+
+
+class ReadabilitySummary(ReadModel):
+    """Reading grades of the drug's sections, FAQ answers and side-effect descriptions."""
+
+    texts: int = Field(description="How many texts have a grade.")
+    average: float | None
+    hardest: float | None
+    target: float = Field(default=READING_TARGET, description="Grade editors should aim at or below.")
+    above_target: list[str] = Field(description="The texts above the target: `sections/<key>`, …")
+
+
+def readability_of(
+    sections: list[SectionRead], faqs: list[FaqRead], effects: list[SideEffectRead]
+) -> ReadabilitySummary:
+    graded = [(f"sections/{s.key}", s.reading_grade) for s in sections]
+    graded += [(f"faqs/{f.id}", f.reading_grade) for f in faqs]
+    graded += [(f"side_effects/{e.id}", e.reading_grade) for e in effects]
+    grades = [(name, g) for name, g in graded if g is not None]
+    values = [g for _, g in grades]
+    return ReadabilitySummary(
+        texts=len(values),
+        average=round(sum(values) / len(values), 1) if values else None,
+        hardest=max(values) if values else None,
+        above_target=[name for name, g in grades if g > READING_TARGET],
+    )
+
+
 class DrugRead(ReadModel):
     """The working draft of a drug with every part (what an editor sees; not necessarily public)."""
 
@@ -337,6 +374,14 @@ class DrugRead(ReadModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     links: dict[str, str]
+    live_revision: int | None = Field(
+        default=None, description="Number of the revision the public sees; null when not published."
+    )
+    has_unpublished_changes: bool = Field(
+        default=False, description="The working draft differs from what the public sees."
+    )
+    latest_revision: int | None = Field(default=None, description="Number of the newest revision.")
+    readability: ReadabilitySummary | None = Field(default=None, description="Reading grades, summarized.")
 
     @classmethod
     def of(cls, drug: Drug) -> DrugRead:
@@ -374,7 +419,11 @@ class DrugRead(ReadModel):
             created_at=drug.created_at,
             updated_at=drug.updated_at,
             links={"self": drug_url(drug.slug)},
-        )
+        ).with_readability()
+
+    def with_readability(self) -> DrugRead:
+        self.readability = readability_of(self.sections, self.faqs, self.side_effects)
+        return self
 
 
 def drug_etag(drug: Drug) -> str:

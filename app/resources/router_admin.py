@@ -14,6 +14,7 @@ from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
 from app.core.types import SLUG_PATTERN
+from app.idempotency.service import Idempotent
 from app.resources import service
 from app.resources.models import SupportResource
 from app.resources.schemas import (
@@ -60,6 +61,7 @@ def list_resources(
 @router.post(
     "",
     status_code=201,
+    dependencies=[Idempotent],
     response_model=SupportResourceRead,
     summary="Create a support resource",
     responses=CREATE_PROBLEMS,

@@ -4,8 +4,6 @@ Revision ID: 0006
 Revises: 0005
 Create Date: 2026-11-26 16:30:00.000000
 
-(down_revision is "0004" on the wip-hooks branch; it becomes "0005" when the editorial workflow
-migration is merged before it.)
 """
 
 from collections.abc import Sequence
@@ -15,7 +13,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0006"
-down_revision: str | None = "0004"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

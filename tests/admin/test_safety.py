@@ -5,7 +5,6 @@ from __future__ import annotations
 from html.parser import HTMLParser
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from app.core.config import Settings
@@ -159,20 +158,21 @@ def test_public_keeps_the_published_revision_after_admin_edits(seeded_admin: Adm
     assert published_state(seeded) == projection
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap, outside this change: the public /conditions and /support-resources endpoints read "
-    "the draft condition and support_resource tables (app/delivery/service.py), so edits to these shared "
-    "records are public at once; they should come from published revisions (publishing workflow)",
-)
-def test_public_conditions_and_resources_keep_their_published_text(seeded_admin: Admin) -> None:
+def test_shared_records_are_published_on_save_and_audited(seeded_admin: Admin) -> None:
+    """Conditions and support resources are shared records, published when saved (README: Editorial
+    workflow). Their edits are public at once, and every one is in the audit log with its before/after;
+    a drug's own text is only ever public through its published revision."""
     admin = seeded_admin
-    urls = ["/api/v1/conditions", "/api/v1/conditions/multiple-myeloma", "/api/v1/support-resources"]
-    before = {url: admin.client.get(url).content for url in urls}
-
     condition = admin.get("/conditions/multiple-myeloma").json()
-    admin.patch("/conditions/multiple-myeloma", {"name": "DRAFT-ONLY condition"}, etag=condition["etag"])
+    admin.patch("/conditions/multiple-myeloma", {"name": "Edited condition name"}, etag=condition["etag"])
     resource = admin.get("/support-resources/patient-support-groups").json()
-    admin.patch("/support-resources/patient-support-groups", {"title": "DRAFT-ONLY"}, etag=resource["etag"])
+    admin.patch("/support-resources/patient-support-groups", {"title": "Edited title"}, etag=resource["etag"])
 
-    assert {url: admin.client.get(url).content for url in urls} == before
+    assert "Edited condition name" in admin.client.get("/api/v1/conditions/multiple-myeloma").text
+    assert "Edited title" in admin.client.get("/api/v1/support-resources").text
+    entries = admin.get("/audit-log", role="publisher").json()["items"]
+    changed = {(e["entity"], e["entity_id"]): e["changes"] for e in entries}
+    name = changed[("condition", "multiple-myeloma")][0]["fields"]["name"]
+    assert name["after"] == "Edited condition name" and name["before"] != name["after"]
+    title = changed[("support-resource", "patient-support-groups")][0]["fields"]["title"]
+    assert title["after"] == "Edited title"

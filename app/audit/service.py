@@ -1,0 +1,210 @@
+"""Recording writes: one revision per changed drug and one audit entry per write, in the write's transaction.
+
+Every drug write ends in `editing.drug_changed`, which only registers the drug on the session.
+`finish_write` runs once per write request, after the handler and before the commit: it records
+a revision of each changed drug (author = the calling key) and an audit entry with the diff. A
+write that recorded no audit entry of its own (keys, conditions, resources) still gets a generic
+one, so no write can go unaudited. Handlers that record their own revision (publish, restore)
+mark the drug as revised so it is not recorded twice.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from fastapi import Request
+from sqlalchemy.orm import Session
+
+from app.audit.models import AuditEntry
+from app.core.db import utcnow
+from app.drugs.models import Drug
+from app.drugs.service import AGGREGATE_OPTIONS
+from app.revisions.diff import diff_documents
+from app.revisions.models import DrugRevision
+
+REASON_HEADER = "x-change-reason"
+MAX_REASON = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    key_id: int | None
+    prefix: str | None
+    request_id: str | None
+    reason: str | None
+
+
+def request_id_of(request: Request) -> str:
+    """The request's id (one place: switch to the logging contextvar at merge)."""
+    found = getattr(request.state, "request_id", None) or request.headers.get("x-request-id")
+    if not found:
+        found = uuid.uuid4().hex
+        request.state.request_id = found
+    return str(found)[:100]
+
+
+def actor_of(session: Session) -> Actor:
+    """Who is writing in this session (the request's key), or the CLI/system."""
+    actor: Actor | None = session.info.get("actor")
+    if actor is not None:
+        return actor
+    request: Request | None = session.info.get("request")
+    if request is None:
+        return Actor(key_id=None, prefix=session.info.get("cli_author", "cli"), request_id=None, reason=None)
+    principal = getattr(request.state, "principal", None)
+    reason = (request.headers.get(REASON_HEADER) or "").strip()[:MAX_REASON] or None
+    actor = Actor(
+        key_id=principal.key_id if principal else None,
+        prefix=principal.prefix if principal else None,
+        request_id=request_id_of(request),
+        reason=reason,
+    )
+    session.info["actor"] = actor
+    return actor
+
+
+def register_change(session: Session, drug: Drug) -> None:
+    """Remember that the drug's document changed in this unit of work (see `finish_write`)."""
+    changed: list[Drug] = session.info.setdefault("changed_drugs", [])
+    if not any(d is drug for d in changed):
+        changed.append(drug)
+
+
+def mark_revised(session: Session, drug: Drug) -> None:
+    session.info.setdefault("revised_drugs", set()).add(drug.id)
+
+
+def record(
+    session: Session,
+    *,
+    action: str,
+    entity: str,
+    entity_id: str | int | None,
+    changes: Any = None,
+) -> AuditEntry:
+    actor = actor_of(session)
+    entry = AuditEntry(
+        occurred_at=utcnow(),
+        actor_key_id=actor.key_id,
+        actor_prefix=actor.prefix,
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        request_id=actor.request_id,
+        changes=changes,
+    )
+    session.add(entry)
+    session.flush()
+    session.info["audited"] = True
+    return entry
+
+
+SECRET_COLUMNS = frozenset({"token_hash", "key_hash", "secret_hash", "hash"})
+# Drugs are audited with their revision diff; these shared records with their field before/after.
+TRACKED_TABLES = frozenset({"condition", "support_resource", "api_key"})
+
+
+def track_changes(session: Session) -> None:
+    """Before each flush, note what changes in shared tables (the `changes` of generic audit entries)."""
+    tracked: list[dict[str, Any]] = session.info.setdefault("tracked", [])
+    for op, objects in (("created", session.new), ("changed", session.dirty), ("deleted", session.deleted)):
+        for obj in objects:
+            table = getattr(obj, "__tablename__", "")
+            if table not in TRACKED_TABLES:
+                continue
+            state = sa.inspect(obj)
+            fields: dict[str, Any] = {}
+            for attr in state.mapper.column_attrs:
+                if attr.key in SECRET_COLUMNS:
+                    continue
+                history = state.attrs[attr.key].history
+                if op == "changed" and not history.has_changes():
+                    continue
+                before = history.deleted[0] if history.deleted else None
+                after = history.added[0] if history.added else (history.unchanged or [None])[0]
+                if op == "deleted":
+                    before, after = (history.unchanged or history.deleted or [None])[0], None
+                fields[attr.key] = {"before": _plain(before), "after": _plain(after)}
+            if fields:
+                tracked.append({"table": table, "op": op, "fields": fields})
+
+
+def _plain(value: Any) -> Any:
+    if value is None or isinstance(value, str | int | float | bool | list | dict):
+        return value
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return str(value)
+
+
+def action_of(request: Request) -> str:
+    route = request.scope.get("route")
+    return str(getattr(route, "name", None) or f"{request.method} {request.url.path}")
+
+
+def _entity_of(request: Request) -> tuple[str, str | None]:
+    path = request.url.path.split("/api/v1/admin/", 1)[-1]
+    entity = (path.split("/", 1)[0] or "admin").removesuffix("s")  # "keys" → "key", "conditions" → …
+    params = request.path_params
+    return entity, next((str(v) for k, v in params.items() if k in ("slug", "prefix")), None)
+
+
+def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRevision:
+    """Record the drug's current document as a revision, with an audit entry holding the diff."""
+    from app.publishing import service as publishing
+
+    session.flush()
+    session.expire(drug)  # reload the whole aggregate once, as committed in this transaction
+    loaded = session.scalars(sa.select(Drug).where(Drug.id == drug.id).options(*AGGREGATE_OPTIONS)).one()
+    previous = publishing.latest_revision(session, loaded.id)
+    actor = actor_of(session)
+    revision = publishing.record_revision(session, loaded, message=message, author=actor.prefix)
+    before = previous.document if previous is not None else {}
+    record(
+        session,
+        action=action,
+        entity="drug",
+        entity_id=loaded.slug,
+        changes={"revision": revision.number, "diff": diff_documents(before, revision.document)},
+    )
+    mark_revised(session, loaded)
+    return revision
+
+
+def record_pending(session: Session) -> None:
+    """Record the revisions of the drugs changed so far (a handler may call it to answer with them)."""
+    request: Request | None = session.info.get("request")
+    changed: list[Drug] = session.info.pop("changed_drugs", [])
+    if request is None or not changed:
+        return
+    revised: set[int] = session.info.get("revised_drugs", set())
+    action = action_of(request)
+    reason = actor_of(session).reason
+    for drug in changed:
+        if drug.id in revised:
+            continue
+        revise(session, drug, message=reason or f"Edited ({action})", action=f"drug.{action}")
+
+
+def finish_write(session: Session, request: Request) -> None:
+    """Revisions for changed drugs, and at least one audit entry, before the request commits."""
+    record_pending(session)
+    session.flush()
+    action = action_of(request)
+    if session.info.get("wrote") and not session.info.get("audited"):
+        entity, entity_id = _entity_of(request)
+        changes = session.info.pop("tracked", None) or None
+        record(session, action=f"{entity}.{action}", entity=entity, entity_id=entity_id, changes=changes)
+
+
+def clear(session: Session) -> None:
+    for key in ("changed_drugs", "revised_drugs", "audited", "actor", "tracked"):
+        session.info.pop(key, None)
+
+
+def parse_time(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)

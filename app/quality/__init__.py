@@ -1,0 +1,1 @@
+"""Content quality signals for editors (reading grade)."""
