@@ -228,9 +228,23 @@ def _install_problem_schema(app: FastAPI) -> None:
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             components.update(problem.pop("$defs", {}))
             components["Problem"] = problem
+            _document_unknown_cursors(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _document_unknown_cursors(schema: dict[str, Any]) -> None:
+    """Every paged list answers 404 `cursor_not_found` to a well-formed cursor it does not know."""
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            if not isinstance(operation, dict):
+                continue
+            parameters = operation.get("parameters", ())
+            if any(p.get("name") == "cursor" and p.get("in") == "query" for p in parameters):
+                responses = operation.setdefault("responses", {})
+                if "404" not in responses:
+                    responses["404"] = problem_responses(404)[404]
 
 
 def app_error_response(request: Request, exc: AppError) -> Response:
