@@ -235,16 +235,20 @@ def _install_problem_schema(app: FastAPI) -> None:
 
 
 def _document_unknown_cursors(schema: dict[str, Any]) -> None:
-    """Every paged list answers 404 `cursor_not_found` to a well-formed cursor it does not know."""
+    """Statuses every operation of a kind can answer, documented once here: 400 (unknown query
+    parameters, refused app-wide) everywhere, and 404 `cursor_not_found` on every paged list."""
     for operations in schema.get("paths", {}).values():
         for operation in operations.values():
             if not isinstance(operation, dict):
                 continue
+            responses = operation.setdefault("responses", {})
+            # The app-wide `reject_unknown_query_params` dependency: any operation may answer 400.
+            if "400" not in responses:
+                responses["400"] = problem_responses(400)[400]
             parameters = operation.get("parameters", ())
-            if any(p.get("name") == "cursor" and p.get("in") == "query" for p in parameters):
-                responses = operation.setdefault("responses", {})
-                if "404" not in responses:
-                    responses["404"] = problem_responses(404)[404]
+            pages = any(p.get("name") == "cursor" and p.get("in") == "query" for p in parameters)
+            if pages and "404" not in responses:
+                responses["404"] = problem_responses(404)[404]
 
 
 def app_error_response(request: Request, exc: AppError) -> Response:

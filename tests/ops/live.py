@@ -29,6 +29,7 @@ class LiveServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.log_path = log_path
+        self.database_url = env.get("DATABASE_URL", "")
         # O_APPEND: the workers share this file, and each of their line writes must land whole.
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
