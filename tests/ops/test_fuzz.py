@@ -54,7 +54,7 @@ def sqlite_admin_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 @pytest.fixture(scope="module")
-def postgres_admin_live_server(
+def postgresql_admin_live_server(
     postgres_server, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:  # type: ignore[no-untyped-def]
     url = postgres_server.create("fuzzadmin")
