@@ -60,7 +60,9 @@ def main() -> None:
     from app.core.server import uvicorn_options
 
     answers = json.loads(Path(sys.argv[1]).read_text())
-    uvicorn.run(create_baseline(answers), **uvicorn_options(get_settings()))
+    settings = get_settings()
+    # The same server settings as `druginfo serve` (one worker), on the port the bench chose.
+    uvicorn.run(create_baseline(answers), host=settings.host, port=settings.port, **uvicorn_options(settings))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ def parse_since(raw: str | None) -> Since:
     """`since` is a cursor (the decimal id of the last event seen) or an ISO 8601 date or timestamp."""
     if raw is None or raw == "":
         return Since(after_id=0)
-    if raw.isdigit():
+    if raw.isdigit() and len(raw) <= 18:  # event ids fit a signed 64-bit integer
         return Since(after_id=int(raw))
     try:
         moment = dt.datetime.fromisoformat(raw)
