@@ -178,7 +178,10 @@ class SecurityHeadersMiddleware:
                 # A page that states its own `frame-ancestors` (the embeds) governs its framing; this
                 # also holds for answers the response cache serves without routing (no endpoint then).
                 own_policy = next((v for n, v in headers if n.lower() == b"content-security-policy"), b"")
-                framed = getattr(scope.get("endpoint"), _FRAMEABLE, False) or b"frame-ancestors" in own_policy
+                declares_ancestors = (
+                    b"frame-ancestors" in own_policy and b"frame-ancestors 'none'" not in own_policy
+                )
+                framed = getattr(scope.get("endpoint"), _FRAMEABLE, False) or declares_ancestors
                 for name, value in self.common:
                     if name not in present:
                         headers.append((name, value))
