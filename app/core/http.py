@@ -32,17 +32,20 @@ RawHeaders = tuple[tuple[bytes, bytes], ...]
 # Where the public response cache (app.delivery.cache) leaves a `ResponseSlot` in the ASGI scope
 # of a request it could not answer, for the handler's answer to fill.
 CACHE_SLOT = "druginfo.response_cache_slot"
+# Where the response cache leaves, on a hit, the route template of the handler that made the answer:
+# a hit skips routing, and metrics and access lines still need the template (never the raw path).
+CACHED_ROUTE = "druginfo.cached_route"
 
 
 class ResponseSlot(Protocol):
-    def put(self, representation: Representation) -> None: ...
+    def put(self, representation: Representation, route: str | None) -> None: ...
 
 
 def remember(request: Request, representation: Representation) -> None:
     """Keep `representation` as the answer to this request for the rest of the content generation."""
     slot: ResponseSlot | None = request.scope.get(CACHE_SLOT)
     if slot is not None:
-        slot.put(representation)
+        slot.put(representation, getattr(request.scope.get("route"), "path", None))
 
 
 def http_date(moment: dt.datetime) -> str:

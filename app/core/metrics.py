@@ -65,6 +65,7 @@ DB_POOL_SIZE = Gauge(
 
 # Decided once, like prometheus-client decides how to store values when it is imported.
 _MULTIPROCESS = bool(os.environ.get(MULTIPROC_DIR_VARIABLE))
+_COUNTED = "druginfo_checkout_counted"
 
 
 def multiprocess_mode() -> bool:
@@ -78,13 +79,17 @@ def instrument_pool(engine: Engine, name: str) -> None:
     DB_POOL_SIZE.labels(engine=name).inc(size)
     checked_out = DB_POOL_CHECKED_OUT.labels(engine=name)
 
+    # A checkin is counted only for a checkout that was: the pool also checks in connections whose
+    # checkout failed half-way (a failed pre-ping) or that were checked out before these listeners.
     @event.listens_for(engine, "checkout")
-    def _checkout(*_: Any) -> None:
+    def _checkout(_dbapi: Any, record: Any, _proxy: Any) -> None:
+        record.record_info[_COUNTED] = True
         checked_out.inc()
 
     @event.listens_for(engine, "checkin")
-    def _checkin(*_: Any) -> None:
-        checked_out.dec()
+    def _checkin(_dbapi: Any, record: Any) -> None:
+        if record is not None and record.record_info.pop(_COUNTED, False):
+            checked_out.dec()
 
     @event.listens_for(engine, "engine_disposed")
     def _disposed(*_: Any) -> None:

@@ -22,12 +22,13 @@ from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
-from starlette.routing import Match, Mount
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
 from app.core.config import Settings
 from app.core.errors import internal_error_response, problem_response
+from app.core.http import CACHED_ROUTE
 from app.core.logging import REQUEST_ID_HEADER, access_log, bind_request_id
 from app.core.ratelimit import RateLimitMiddleware
 
@@ -61,6 +62,10 @@ def is_admin_path(path: str) -> bool:
 
 def route_label(scope: Scope) -> str:
     """The route template (`/api/v1/drugs/{slug}`), never the raw path: bounded label values."""
+    # A response-cache hit skips routing; the cache kept the template of the handler that answered.
+    cached = scope.get(CACHED_ROUTE)
+    if cached:
+        return str(cached)
     path = getattr(scope.get("route"), "path", None)
     if path:
         return str(path)
@@ -70,48 +75,7 @@ def route_label(scope: Scope) -> str:
         for route in getattr(scope.get("app"), "routes", ()):
             if isinstance(route, Mount) and route.app is endpoint:
                 return f"{route.path}/{{path}}"
-        return metrics.UNMATCHED_ROUTE
-    # No routing happened: the response cache answered before the router (or nothing matched).
-    # Find the template the router would have chosen; remembered per path, so a cache hit stays cheap.
-    return _template_of(scope)
-
-
-_TEMPLATES: dict[str, str] = {}
-_TEMPLATES_MAX = 4096
-
-
-def _template_of(scope: Scope) -> str:
-    path = scope["path"]
-    template = _TEMPLATES.get(path)
-    if template is not None:
-        return template
-    template = metrics.UNMATCHED_ROUTE
-    partial: str | None = None
-    probe = {**scope, "method": "GET"}
-    for route in getattr(scope.get("app"), "routes", ()):
-        match, child = route.matches(probe)
-        if match is Match.NONE:
-            continue
-        # The child scope names the route that matched (also inside an included router).
-        found = getattr(child.get("route", route), "path", None)
-        if isinstance(route, Mount):
-            found = f"{route.path}/{{path}}"
-        if found is None:
-            continue
-        if match is Match.FULL:
-            template = str(found)
-            break
-        if partial is None:
-            partial = str(found)
-    else:
-        if partial is not None:
-            template = partial
-    if template == metrics.UNMATCHED_ROUTE:
-        return template  # raw paths nobody serves are not remembered: the memo stays bounded by what exists
-    if len(_TEMPLATES) >= _TEMPLATES_MAX:
-        _TEMPLATES.clear()
-    _TEMPLATES[path] = template
-    return template
+    return metrics.UNMATCHED_ROUTE
 
 
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL | re.IGNORECASE)

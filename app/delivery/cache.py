@@ -14,7 +14,7 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core.config import ADMIN_PREFIX
-from app.core.http import CACHE_SLOT
+from app.core.http import CACHE_SLOT, CACHED_ROUTE
 from app.delivery.store import PublishedStore, ViewSlot
 
 
@@ -44,13 +44,14 @@ class ResponseCacheMiddleware:
         view = store.view()
         # Host and scheme: answers may carry absolute links (e.g. `Link: rel="next"`).
         key = (scope["path"], scope["query_string"], accept_language, host, scope.get("scheme"))
-        representation = view.responses.get(key)
-        if representation is None:
+        cached = view.responses.get(key)
+        if cached is None:
             store.response_misses += 1
             scope[CACHE_SLOT] = ViewSlot(view, key)
             await self.app(scope, receive, send)
             return
         store.response_hits += 1
+        representation, scope[CACHED_ROUTE] = cached
         status, headers, body = representation.choose(accept_encoding, if_none_match, if_modified_since)
         await send({"type": "http.response.start", "status": status, "headers": list(headers)})
         await send({"type": "http.response.body", "body": body})

@@ -118,8 +118,8 @@ class ViewSlot:
     view: CacheView
     key: Any
 
-    def put(self, representation: Representation) -> None:
-        self.view.responses.put(self.key, representation)
+    def put(self, representation: Representation, route: str | None) -> None:
+        self.view.responses.put(self.key, (representation, route))
 
 
 class CacheView:
@@ -339,7 +339,7 @@ class PublishedStore:
             "bodies_misses": self.bodies.misses,
             "bodies_evictions": self.bodies.evictions,
             "bodies_bytes": sum(r.size for r in self.bodies.values()),
-            "responses_bytes": sum(r.size for r in view.responses.values()),
+            "responses_bytes": sum(r.size for r, _ in view.responses.values()),
         }
 
 

@@ -69,13 +69,18 @@ def test_readyz_refuses_an_unmigrated_database(unmigrated_url: str) -> None:
 def test_readyz_refuses_a_database_behind_the_head(database_url: str) -> None:
     engine = make_null_pool_engine(normalize_database_url(database_url))
     with engine.begin() as conn:
+        head = conn.scalar(sa.text("SELECT version_num FROM alembic_version"))
         conn.execute(sa.text("UPDATE alembic_version SET version_num = '0000_older'"))
-    engine.dispose()
+    try:
+        for client in _app(database_url):
+            body = assert_problem(client.get("/readyz"), 503, "database_not_migrated")
 
-    for client in _app(database_url):
-        body = assert_problem(client.get("/readyz"), 503, "database_not_migrated")
-
-        assert "0000_older" in body["detail"]
+            assert "0000_older" in body["detail"]
+    finally:
+        # The PostgreSQL test database is shared by the whole run (emptied, not remade, per test).
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE alembic_version SET version_num = :head"), {"head": head})
+        engine.dispose()
 
 
 def test_readyz_reports_an_unreachable_database(tmp_path: Path) -> None:
