@@ -22,7 +22,6 @@ from sqlalchemy.orm import Session
 from app.audit.models import AuditEntry
 from app.core.db import utcnow
 from app.drugs.models import Drug
-from app.drugs.service import AGGREGATE_OPTIONS
 from app.revisions.diff import diff_documents
 from app.revisions.models import DrugRevision
 
@@ -158,20 +157,23 @@ def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRe
     from app.publishing import service as publishing
 
     session.flush()
-    session.expire(drug)  # reload the whole aggregate once, as committed in this transaction
-    loaded = session.scalars(sa.select(Drug).where(Drug.id == drug.id).options(*AGGREGATE_OPTIONS)).one()
-    previous = publishing.latest_revision(session, loaded.id)
+    # Its columns reload as flushed in this transaction (one row); its collections are left unloaded:
+    # they may not match the rows any more (parts added or removed by id), and the revision's
+    # document is read from the tables (`snapshot_of`). Whoever reads the aggregate after this
+    # reloads it (`app.revisions.router.drug_read`).
+    session.expire(drug)
+    previous = publishing.latest_revision(session, drug.id)
     actor = actor_of(session)
-    revision = publishing.record_revision(session, loaded, message=message, author=actor.prefix)
+    revision = publishing.record_revision(session, drug, message=message, author=actor.prefix)
     before = previous.document if previous is not None else {}
     record(
         session,
         action=action,
         entity="drug",
-        entity_id=loaded.slug,
+        entity_id=drug.slug,
         changes={"revision": revision.number, "diff": diff_documents(before, revision.document)},
     )
-    mark_revised(session, loaded)
+    mark_revised(session, drug)
     return revision
 
 

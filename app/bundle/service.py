@@ -258,8 +258,9 @@ def _record_and_publish(
     """A revision when the complete document changed; the public view follows the drug's status."""
     session.flush()
     latest = publishing.latest_revision(session, drug.id)
-    if latest is None or latest.document != drug_service.snapshot(drug):
-        latest = publishing.record_revision(session, drug, message=message, author=author)
+    document = drug_service.snapshot_of(session, drug.id)
+    if latest is None or latest.document != document:
+        latest = publishing.record_revision(session, drug, message=message, author=author, document=document)
     live = publishing.live_revision_id(session, drug.id)
     if drug.status == "published" and live != latest.id:
         publishing.publish_revision(session, drug, latest)

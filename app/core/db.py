@@ -132,6 +132,10 @@ class Database:
     """The engines of one app instance: reads, and (on SQLite) a writer that takes the lock first."""
 
     def __init__(self, settings: Settings) -> None:
+        # Every mapper must be registered before the first session uses any of them (relationships
+        # name other models by string), whichever entry point (app, CLI, script) made the database.
+        import app.models  # noqa: F401
+
         self.settings = settings
         self.engine = _make_engine(settings)
         self.write_engine = (

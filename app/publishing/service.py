@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.core.db import utcnow
 from app.delivery.render import document_locales
 from app.drugs.models import Drug
-from app.drugs.service import snapshot
+from app.drugs.service import snapshot_of
 from app.publishing import generation
 from app.publishing.models import (
     ContentState,
@@ -50,8 +52,15 @@ def latest_revision(session: Session, drug_id: int) -> DrugRevision | None:
     ).first()
 
 
-def record_revision(session: Session, drug: Drug, *, message: str, author: str | None) -> DrugRevision:
-    """Store the drug's complete current document as its next revision."""
+def record_revision(
+    session: Session,
+    drug: Drug,
+    *,
+    message: str,
+    author: str | None,
+    document: dict[str, Any] | None = None,
+) -> DrugRevision:
+    """Store the drug's complete current document (`snapshot_of` unless given) as its next revision."""
     session.flush()
     number = (
         session.scalar(sa.select(sa.func.max(DrugRevision.number)).where(DrugRevision.drug_id == drug.id))
@@ -60,7 +69,7 @@ def record_revision(session: Session, drug: Drug, *, message: str, author: str |
     revision = DrugRevision(
         drug_id=drug.id,
         number=number,
-        document=snapshot(drug),
+        document=document if document is not None else snapshot_of(session, drug.id),
         message=message,
         author=author,
         drug_version=drug.version,

@@ -18,7 +18,7 @@ from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_
 from app.core.types import SLUG_PATTERN, Name, ReadModel, WriteModel
 from app.drugs.models import Drug
 from app.drugs.schemas import DrugRead, drug_etag, drug_url
-from app.drugs.service import DrugNotFound
+from app.drugs.service import AGGREGATE_OPTIONS, AGGREGATE_PARTS, DrugNotFound
 from app.idempotency.service import Idempotent
 from app.publishing import service as publishing
 from app.publishing import workflow
@@ -76,6 +76,14 @@ class RevisionDiff(ReadModel):
 
 def drug_read(session: Session, drug: Drug, response: Response) -> DrugRead:
     """The admin view of a drug, with what the public sees compared to the working draft."""
+    if sa.inspect(drug).unloaded & AGGREGATE_PARTS:
+        # Recording a revision leaves the collections unloaded (`app.audit.service.revise`).
+        drug = session.scalars(
+            sa.select(Drug)
+            .where(Drug.id == drug.id)
+            .options(*AGGREGATE_OPTIONS)
+            .execution_options(populate_existing=True)
+        ).one()
     read = DrugRead.of(drug)
     live_id = publishing.live_revision_id(session, drug.id)
     latest = publishing.latest_revision(session, drug.id)
