@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 export PORT
+# Test processes (pytest-xdist): one per core by default; TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= auto
 
 .PHONY: run test lint format bench migrate seed clean
 
@@ -24,7 +26,7 @@ run: $(STAMP)
 
 ## test: create the environment and run the whole suite (PostgreSQL tests skip if no server)
 test: $(STAMP)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations bench

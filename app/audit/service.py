@@ -162,10 +162,12 @@ def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRe
     # document is read from the tables (`snapshot_of`). Whoever reads the aggregate after this
     # reloads it (`app.revisions.router.drug_read`).
     session.expire(drug)
-    previous = publishing.latest_revision(session, drug.id)
+    previous = publishing.latest_document(session, drug.id)
+    number, before = previous if previous is not None else (0, {})
     actor = actor_of(session)
-    revision = publishing.record_revision(session, drug, message=message, author=actor.prefix)
-    before = previous.document if previous is not None else {}
+    revision = publishing.record_revision(
+        session, drug, message=message, author=actor.prefix, number=number + 1
+    )
     record(
         session,
         action=action,

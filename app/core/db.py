@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import sqlite3
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects.postgresql import JSONB
@@ -57,6 +60,11 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def json_dumps(value: Any) -> str:
+    """JSON columns (revision documents of ~30 kB on every write) with orjson: ~10× the stdlib's speed."""
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 def _install_sqlite_pragmas(engine: Engine, settings: Settings, *, immediate: bool) -> None:
     """WAL, foreign keys, busy timeout and FULL sync on every connection; writers BEGIN IMMEDIATE.
 
@@ -75,9 +83,56 @@ def _install_sqlite_pragmas(engine: Engine, settings: Settings, *, immediate: bo
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
+    if not immediate:
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+        return
+
+    writer = _writer_lock(engine.url.database or ":memory:")
+    timeout = settings.sqlite_busy_timeout_ms / 1000
+
     @event.listens_for(engine, "begin")
-    def _on_begin(conn: sa.Connection) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    def _on_begin_write(conn: sa.Connection) -> None:
+        # SQLite lets one writer in at a time, and a writer that finds the lock taken sleeps and
+        # polls (1, 2, 5 … 100 ms) until it is free, so under contention the lock sits idle for
+        # much of that sleep and waits turn into timeouts. Writers of this process queue on a lock
+        # of their own instead and go the moment the previous one is done; other processes still
+        # meet at SQLite's lock (busy timeout). Released when the connection returns to the pool,
+        # after its commit or rollback.
+        if not writer.acquire(timeout=timeout):
+            raise sa.exc.OperationalError(
+                "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked (writer queue)")
+            )
+        record_info = conn.connection.record_info
+        if record_info is not None:
+            record_info[_HOLDS_WRITER] = True
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            if record_info is not None:
+                record_info.pop(_HOLDS_WRITER, None)
+            writer.release()
+            raise
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None and record.record_info.pop(_HOLDS_WRITER, False):
+            writer.release()
+
+
+_HOLDS_WRITER = "druginfo_holds_writer_lock"
+_WRITER_LOCKS: dict[str, threading.Lock] = {}
+_WRITER_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(database: str) -> threading.Lock:
+    """One lock per SQLite file in this process, shared by every engine writing to it."""
+    key = database if database == ":memory:" else str(Path(database).resolve())
+    with _WRITER_LOCKS_GUARD:
+        return _WRITER_LOCKS.setdefault(key, threading.Lock())
 
 
 def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
@@ -88,6 +143,8 @@ def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
         engine = sa.create_engine(
             url,
             connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000, "check_same_thread": False},
+            json_serializer=json_dumps,
+            json_deserializer=orjson.loads,
         )
         _install_sqlite_pragmas(engine, settings, immediate=immediate)
         return engine
@@ -98,6 +155,8 @@ def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
         max_overflow=10,
         pool_timeout=settings.db_pool_timeout,
         connect_args={"connect_timeout": settings.db_connect_timeout},
+        json_serializer=json_dumps,
+        json_deserializer=orjson.loads,
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Mapping
 from typing import Any
@@ -276,9 +277,10 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
     """The complete, self-contained document of a drug as flushed in this transaction: its content
     plus what it refers to, and the ids of its parts.
 
-    Every write records one (the revision), so it is read with one Core query per table rather
-    than an ORM load of the aggregate (about ten times the cost, measured). It is validated by the
-    same schemas as `to_drug_in`, `condition_in` and `resource_in`, so it is exactly their document.
+    Every write records one (the revision), so it is read with one Core query per table and built
+    as plain dicts, rather than loaded as the ORM aggregate and dumped through the bundle schemas
+    (about ten times the cost, measured). What it stores went through those schemas on its way in,
+    so this is exactly `to_drug_in(...).model_dump(mode="json")` and friends (tested).
     """
     conn = session.connection()
     q = _snapshot_queries()
@@ -304,22 +306,26 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
         for row in conn.execute(q["components"], by_drug):
             components[row.combination_id].append({"name": row.name, "drug": row.slug, "role": row.role})
 
-    def translated(row: sa.Row[Any]) -> dict[str, Any]:
-        return row.translations or {}
+    def with_translations(item: dict[str, Any], kind: str, stored: dict[str, Any] | None) -> dict[str, Any]:
+        if stored:
+            item["translations"] = _dumped_translations(kind, stored)
+        return item
 
-    document = DrugIn.model_validate(
+    def day(value: dt.date | None) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    document = with_translations(
         {
             "slug": drug.slug,
             "name": drug.name,
             "brand_names": list(drug.brand_names),
             "drug_class": drug.drug_class,
             "summary": drug.summary,
-            "translations": translated(drug),
             "codes": {c.system: c.code for c in codes},
             "status": drug.status,
             "review": {
-                "last_reviewed": drug.last_reviewed,
-                "next_review_due": drug.next_review_due,
+                "last_reviewed": day(drug.last_reviewed),
+                "next_review_due": day(drug.next_review_due),
                 "reviewed_by": drug.reviewed_by,
                 "note": drug.review_note,
             },
@@ -329,91 +335,100 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
                     "title": s.title,
                     "publisher": s.publisher,
                     "url": s.url,
-                    "accessed": s.accessed,
+                    "accessed": day(s.accessed),
                     "note": s.note,
                 }
                 for s in sources
             ],
             "sections": [
-                {"key": s.key, "title": s.title, "body": s.body, "translations": translated(s)}
+                with_translations(
+                    {"key": s.key, "title": s.title, "body": s.body}, "sections", s.translations
+                )
                 for s in sections
             ],
             "faqs": [
-                {
-                    "question": f.question,
-                    "answer": f.answer,
-                    "tags": list(f.tags),
-                    "translations": translated(f),
-                }
+                with_translations(
+                    {"question": f.question, "answer": f.answer, "tags": list(f.tags)}, "faqs", f.translations
+                )
                 for f in faqs
             ],
             "side_effects": [
-                {
-                    "name": e.name,
-                    "seriousness": e.seriousness,
-                    "description": e.description,
-                    "management_tips": list(e.management_tips),
-                    "urgency": e.urgency,
-                    "when_to_contact_care_team": e.when_to_contact_care_team,
-                    "translations": translated(e),
-                }
+                with_translations(
+                    {
+                        "name": e.name,
+                        "seriousness": e.seriousness,
+                        "description": e.description,
+                        "management_tips": list(e.management_tips),
+                        "urgency": e.urgency,
+                        "when_to_contact_care_team": e.when_to_contact_care_team,
+                    },
+                    "side_effects",
+                    e.translations,
+                )
                 for e in side_effects
             ],
             "monitoring": [
-                {
-                    "name": m.name,
-                    "purpose": m.purpose,
-                    "frequency": m.frequency,
-                    "translations": translated(m),
-                }
+                with_translations(
+                    {"name": m.name, "purpose": m.purpose, "frequency": m.frequency},
+                    "monitoring",
+                    m.translations,
+                )
                 for m in monitoring
             ],
             "indications": [
-                {
-                    "condition": i.condition_slug,
-                    "status": i.status,
-                    "notes": i.notes,
-                    "translations": translated(i),
-                }
+                with_translations(
+                    {"condition": i.condition_slug, "status": i.status, "notes": i.notes},
+                    "indications",
+                    i.translations,
+                )
                 for i in indications
             ],
             "combinations": [
-                {
-                    "name": c.name,
-                    "rationale": c.rationale,
-                    "notes": c.notes,
-                    "components": components[c.id],
-                    "translations": translated(c),
-                }
+                with_translations(
+                    {
+                        "name": c.name,
+                        "components": components[c.id],
+                        "rationale": c.rationale,
+                        "notes": c.notes,
+                    },
+                    "combinations",
+                    c.translations,
+                )
                 for c in combinations
             ],
             "stories": [
-                {
-                    "title": s.title,
-                    "person": {"name": s.person_name, "age": s.person_age, "occupation": s.person_occupation},
-                    "body": s.body,
-                    "translations": translated(s),
-                }
+                with_translations(
+                    {
+                        "title": s.title,
+                        "person": {
+                            "name": s.person_name,
+                            "age": s.person_age,
+                            "occupation": s.person_occupation,
+                        },
+                        "body": s.body,
+                    },
+                    "stories",
+                    s.translations,
+                )
                 for s in stories
             ],
             "support_resources": [r.slug for r in resources],
-        }
+        },
+        "drug",
+        drug.translations,
     )
     return {
-        "drug": document.model_dump(mode="json"),
+        "drug": document,
         "conditions": [
-            ConditionIn.model_validate(
-                {
-                    "slug": i.condition_slug,
-                    "name": i.condition_name,
-                    "description": i.condition_description,
-                    "translations": i.condition_translations or {},
-                }
-            ).model_dump(mode="json")
+            with_translations(
+                {"slug": i.condition_slug, "name": i.condition_name, "description": i.condition_description},
+                "conditions",
+                i.condition_translations,
+            )
             for i in indications
         ],
         "support_resources": [
-            SupportResourceIn.model_validate(
+            with_translations(
                 {
                     "slug": r.slug,
                     "category": r.category,
@@ -423,9 +438,10 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
                     "phone": r.phone,
                     "email": r.email,
                     "is_global": r.is_global,
-                    "translations": translated(r),
-                }
-            ).model_dump(mode="json")
+                },
+                "support_resources",
+                r.translations,
+            )
             for r in resources
         ],
         "ids": {
@@ -437,6 +453,15 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
             "combinations": [c.id for c in combinations],
             "stories": [s.id for s in stories],
         },
+    }
+
+
+def _dumped_translations(kind: str, stored: dict[str, Any]) -> dict[str, Any]:
+    """Stored translations as the document holds them (canonical tags, no empty fields)."""
+    model = TRANSLATION_MODELS[kind]
+    return {
+        normalize_tag(tag) or tag: model.model_validate(fields).model_dump(mode="json")
+        for tag, fields in stored.items()
     }
 
 

@@ -61,11 +61,11 @@ def read_generation(conn: sa.Connection) -> Generation:
     return Generation(number=int(row.generation), changed_at=row.updated_at)
 
 
-def announce(session: Session, number: int) -> None:
+def announce(session: Session, generation: Generation) -> None:
     """Tell other processes about a new generation; delivered at commit, dropped on rollback."""
-    session.info[_BUMPED] = True
+    session.info[_BUMPED] = generation
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(number))))
+        session.execute(sa.select(sa.func.pg_notify(CHANNEL, str(generation.number))))
 
 
 class GenerationWatcher:
@@ -83,7 +83,14 @@ class GenerationWatcher:
             event.listen(sessions, "after_commit", self._after_commit)
 
     def _after_commit(self, session: Session) -> None:
-        if session.info.pop(_BUMPED, False):
+        bumped: Generation | None = session.info.pop(_BUMPED, None)
+        if bumped is None:
+            return
+        current = self.clock.current
+        if current is not None and bumped.number > current.number:
+            # This commit made the newest generation this process knows of: no need to read it back.
+            self.clock.observe(bumped)
+        else:
             self.refresh()
 
     def refresh(self) -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -27,16 +28,23 @@ from app.search import service as search_service
 
 def bump_generation(session: Session) -> int:
     """Advance the content generation in the current transaction (caches compare against it)."""
-    number: int = session.execute(
-        sa.update(ContentState)
-        .where(ContentState.id == 1)
-        .values(generation=ContentState.generation + 1, updated_at=utcnow())
-        .returning(ContentState.generation)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    generation.announce(session, number)
+    changed_at = utcnow()
+    number: int = session.connection().execute(_bump_statement(), {"changed_at": changed_at}).scalar_one()
+    generation.announce(session, generation.Generation(number=number, changed_at=changed_at))
     session.info["bumped"] = True
     return number
+
+
+@functools.cache
+def _bump_statement() -> sa.Update:
+    # Core, built once: it runs in every write transaction.
+    state = cast(sa.Table, ContentState.__table__)
+    return (
+        sa.update(state)
+        .where(state.c.id == 1)
+        .values(generation=state.c.generation + 1, updated_at=sa.bindparam("changed_at"))
+        .returning(state.c.generation)
+    )
 
 
 def current_generation(session: Session) -> int:
@@ -52,6 +60,22 @@ def latest_revision(session: Session, drug_id: int) -> DrugRevision | None:
     ).first()
 
 
+def latest_document(session: Session, drug_id: int) -> tuple[int, dict[str, Any]] | None:
+    """The number and document of the drug's latest revision (Core: every write reads it)."""
+    revision = DrugRevision.__table__
+    row = (
+        session.connection()
+        .execute(
+            sa.select(revision.c.number, revision.c.document)
+            .where(revision.c.drug_id == drug_id)
+            .order_by(revision.c.number.desc())
+            .limit(1)
+        )
+        .first()
+    )
+    return (int(row.number), row.document) if row is not None else None
+
+
 def record_revision(
     session: Session,
     drug: Drug,
@@ -59,13 +83,16 @@ def record_revision(
     message: str,
     author: str | None,
     document: dict[str, Any] | None = None,
+    number: int | None = None,
 ) -> DrugRevision:
-    """Store the drug's complete current document (`snapshot_of` unless given) as its next revision."""
+    """Store the drug's complete current document (`snapshot_of` unless given) as its next revision
+    (`number`, when the caller already knows it, else the one after the latest)."""
     session.flush()
-    number = (
-        session.scalar(sa.select(sa.func.max(DrugRevision.number)).where(DrugRevision.drug_id == drug.id))
-        or 0
-    ) + 1
+    if number is None:
+        latest = session.scalar(
+            sa.select(sa.func.max(DrugRevision.number)).where(DrugRevision.drug_id == drug.id)
+        )
+        number = (latest or 0) + 1
     revision = DrugRevision(
         drug_id=drug.id,
         number=number,
