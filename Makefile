@@ -38,8 +38,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix app tests migrations bench
 
 bench: $(STAMP)
-	DRUGINFO_RATE_LIMIT_PER_MINUTE=0 DRUGINFO_ADMIN_RATE_LIMIT_PER_MINUTE=0 \
-		$(BIN)/python -m bench.run --drugs 1000 --drugs 10000 $(BENCH_ARGS)
+	$(BIN)/python -m bench.run --drugs 1000 --drugs 10000 $(BENCH_ARGS)
 
 migrate: $(STAMP)
 	$(BIN)/druginfo migrate

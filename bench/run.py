@@ -112,6 +112,8 @@ class Row:
         kind, goal = TARGETS.get(self.workload, ("", 0.0))
         if self.ours is None:
             return "n/a"
+        if self.ours.errors:
+            return "invalid (errors)"
         if kind == "ratio":
             ratio = self.ratio
             return "n/a" if ratio is None else f"≥{goal:g}× {'met' if ratio >= goal else 'NOT met'}"
@@ -447,6 +449,9 @@ def run_size(drugs: int, args: argparse.Namespace, wrk: str | None) -> SizeResul
             "DRUGINFO_LOG_LEVEL": "warning",
             "DRUGINFO_WORKERS": "1",
             "DRUGINFO_HOST": HOST,
+            # One client hammering one server: the limits would answer 429 and measure themselves.
+            "DRUGINFO_RATE_LIMIT_PER_MINUTE": "0",
+            "DRUGINFO_ADMIN_RATE_LIMIT_PER_MINUTE": "0",
         }
         ours = Server("druginfo", [str(BIN / "druginfo"), "serve"], env, free_port(), workdir)
         servers.append(ours)

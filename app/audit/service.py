@@ -156,12 +156,7 @@ def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRe
     """Record the drug's current document as a revision, with an audit entry holding the diff."""
     from app.publishing import service as publishing
 
-    session.flush()
-    # Its columns reload as flushed in this transaction (one row); its collections are left unloaded:
-    # they may not match the rows any more (parts added or removed by id), and the revision's
-    # document is read from the tables (`snapshot_of`). Whoever reads the aggregate after this
-    # reloads it (`app.revisions.router.drug_read`).
-    session.expire(drug)
+    session.flush()  # the revision's document is read from the tables (`snapshot_of`)
     previous = publishing.latest_document(session, drug.id)
     number, before = previous if previous is not None else (0, {})
     actor = actor_of(session)
@@ -176,6 +171,9 @@ def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRe
         changes={"revision": revision.number, "diff": diff_documents(before, revision.document)},
     )
     mark_revised(session, drug)
+    # The drug's loaded collections may not match its rows any more (parts added or removed by id):
+    # whoever reads the aggregate after this reloads it (`app.revisions.router.drug_read`).
+    session.expire(drug)
     return revision
 
 

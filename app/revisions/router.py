@@ -78,12 +78,7 @@ def drug_read(session: Session, drug: Drug, response: Response) -> DrugRead:
     """The admin view of a drug, with what the public sees compared to the working draft."""
     if sa.inspect(drug).unloaded & AGGREGATE_PARTS:
         # Recording a revision leaves the collections unloaded (`app.audit.service.revise`).
-        drug = session.scalars(
-            sa.select(Drug)
-            .where(Drug.id == drug.id)
-            .options(*AGGREGATE_OPTIONS)
-            .execution_options(populate_existing=True)
-        ).one()
+        drug = session.scalars(sa.select(Drug).where(Drug.id == drug.id).options(*AGGREGATE_OPTIONS)).one()
     read = DrugRead.of(drug)
     live_id = publishing.live_revision_id(session, drug.id)
     latest = publishing.latest_revision(session, drug.id)
