@@ -231,6 +231,13 @@ def test_an_endpoint_gets_only_events_after_it_was_registered(admin: Admin, rece
     assert receiver.requests == [] and deliveries(admin, hook["id"]) == []
 
 
+def _wait_until_due(delivery: dict[str, Any]) -> None:
+    """Sleep until the delivery's next attempt is due (by the clock the worker reads)."""
+    due = dt.datetime.fromisoformat(delivery["next_attempt_at"])
+    while (left := (due - dt.datetime.now(dt.UTC)).total_seconds()) > 0:
+        time.sleep(left + 0.01)
+
+
 def test_failing_receiver_is_retried_with_backoff_until_it_succeeds(admin: Admin, receiver: Receiver) -> None:
     receiver.statuses = [500, 503]
     hook = register(admin, receiver.url)
@@ -244,20 +251,22 @@ def test_failing_receiver_is_retried_with_backoff_until_it_succeeds(admin: Admin
     waited = dt.datetime.fromisoformat(first["next_attempt_at"]) - dt.datetime.fromisoformat(
         first["last_attempt_at"]
     )
-    assert dt.timedelta(seconds=0.19) < waited < dt.timedelta(seconds=0.3)  # base 0.2 s x 1
-    assert run() == 0  # not due yet: the backoff is respected
+    assert waited == dt.timedelta(seconds=0.2)  # base 0.2 s x 1
+    # Not due yet: the backoff is respected (unless this machine stalled past the due time).
+    if dt.datetime.now(dt.UTC) < dt.datetime.fromisoformat(first["next_attempt_at"]):
+        assert run() == 0
 
-    time.sleep(0.25)
+    _wait_until_due(first)
     assert run() == 1
     (second,) = deliveries(admin, hook["id"])
     assert (second["status"], second["attempts"], second["last_status_code"]) == ("pending", 2, 503)
     waited = dt.datetime.fromisoformat(second["next_attempt_at"]) - dt.datetime.fromisoformat(
         second["last_attempt_at"]
     )
-    assert dt.timedelta(seconds=1.19) < waited < dt.timedelta(seconds=1.3)  # base 0.2 s x 6
-    assert run() == 0
+    assert waited == dt.timedelta(seconds=1.2)  # base 0.2 s x 6
+    assert run() == 0  # 1.2 s away: due only after the wait below
 
-    time.sleep(1.25)
+    _wait_until_due(second)
     assert run() == 1
     (done,) = deliveries(admin, hook["id"])
     assert (done["status"], done["attempts"], done["last_status_code"]) == ("succeeded", 3, 200)
