@@ -87,21 +87,10 @@ AGGREGATE_OPTIONS = (
     selectinload(Drug.stories),
     selectinload(Drug.resource_links).selectinload(DrugSupportResource.resource),
 )
-# The drug's collections that AGGREGATE_OPTIONS loads.
-AGGREGATE_PARTS = frozenset(
-    {
-        "codes",
-        "sources",
-        "sections",
-        "faqs",
-        "side_effects",
-        "monitoring",
-        "indications",
-        "combinations",
-        "stories",
-        "resource_links",
-    }
-)
+# The drug's ordered parts (the lists of a document that `ids` lines up with), and every collection
+# that AGGREGATE_OPTIONS loads.
+ORDERED_PARTS = ("sections", "faqs", "side_effects", "monitoring", "indications", "combinations", "stories")
+AGGREGATE_PARTS = frozenset({"codes", "sources", "resource_links", *ORDERED_PARTS})
 
 
 def find_drug(session: Session, slug: str, *, with_parts: bool = True) -> Drug | None:
@@ -445,13 +434,12 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
             for r in resources
         ],
         "ids": {
-            "sections": [s.id for s in sections],
-            "faqs": [f.id for f in faqs],
-            "side_effects": [e.id for e in side_effects],
-            "monitoring": [m.id for m in monitoring],
-            "indications": [i.id for i in indications],
-            "combinations": [c.id for c in combinations],
-            "stories": [s.id for s in stories],
+            name: [row.id for row in rows]
+            for name, rows in zip(
+                ORDERED_PARTS,
+                (sections, faqs, side_effects, monitoring, indications, combinations, stories),
+                strict=True,
+            )
         },
     }
 
@@ -489,19 +477,8 @@ def replace_content(
     # Touching the row makes its version (the mapper's version_id_col) advance with any part's change.
     drug.updated_at = utcnow()
     # Replacing unique-keyed children (sections by key, etc.) needs the old rows gone first.
-    for collection in (
-        "codes",
-        "sources",
-        "sections",
-        "faqs",
-        "side_effects",
-        "monitoring",
-        "indications",
-        "combinations",
-        "stories",
-    ):
+    for collection in sorted(AGGREGATE_PARTS):
         getattr(drug, collection).clear()
-    drug.resource_links.clear()
     session.flush()
     drug.codes = [DrugCode(system=system, code=code) for system, code in data.codes.items()]
     drug.sources = [

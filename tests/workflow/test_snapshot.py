@@ -109,18 +109,7 @@ def orm_snapshot(session: Session, slug: str) -> dict[str, Any]:
         "support_resources": [
             drug_service.resource_in(link.resource).model_dump(mode="json") for link in drug.resource_links
         ],
-        "ids": {
-            name: [part.id for part in getattr(drug, name)]
-            for name in (
-                "sections",
-                "faqs",
-                "side_effects",
-                "monitoring",
-                "indications",
-                "combinations",
-                "stories",
-            )
-        },
+        "ids": {name: [part.id for part in getattr(drug, name)] for name in drug_service.ORDERED_PARTS},
     }
 
 
