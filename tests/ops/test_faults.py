@@ -19,11 +19,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+import anyio.to_thread
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -44,6 +46,7 @@ from app.publishing.models import PublishedDrug
 from app.publishing.service import bump_generation
 from app.revisions.models import DrugRevision
 from tests.admin.conftest import ADMIN, Admin, create_tokens
+from tests.admin.test_concurrency import race
 from tests.conftest import new_database
 from tests.factories import synthetic_drug
 from tests.helpers import assert_problem
@@ -665,6 +668,36 @@ def test_a_commit_with_the_pool_almost_exhausted_needs_no_second_connection(data
         for conn in held:
             conn.close()
         db.dispose()
+
+
+async def _two_worker_threads() -> None:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+
+
+def test_racing_writers_never_wait_for_a_thread_taken_by_each_other(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The write that holds the lock gets a worker thread to answer, however many wait for that lock.
+
+    Its answer is validated in a worker thread while its write session still holds SQLite's write
+    lock; with the threads all taken by writers waiting for that lock, nobody moved until they gave
+    up after the busy timeout (503s under the 50 editors below). Two threads make it certain here.
+    (On PostgreSQL the waiters block on the row lock with no timeout at all.)
+    """
+    settings = Settings(database_url=new_database(request, "sqlite", tmp_path), sqlite_busy_timeout_ms=3000)
+    tokens = create_tokens(settings)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.portal.call(_two_worker_threads)  # type: ignore[union-attr]
+        admin = Admin(client, tokens)
+        admin.created("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
+        faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "Original."})
+        url = f"/drugs/testdrug-a/faqs/{faq['id']}"
+        started = time.monotonic()
+
+        responses = race(6, lambda i: admin.patch(url, {"answer": f"Answer {i}."}, etag=faq["etag"]))
+
+        assert Counter(r.status_code for r in responses) == {200: 1, 412: 5}, [r.text for r in responses]
+        assert time.monotonic() - started < 3  # nobody waited out the busy timeout
 
 
 def test_fifty_editors_on_five_faqs_lose_no_acknowledged_update(
