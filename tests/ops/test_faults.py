@@ -587,8 +587,9 @@ class Editor:
     error (the outcome of that write would be unknown).
     """
 
-    client: httpx.Client  # sends the editor's own key
+    client: httpx.Client  # shared by the editors (its pool holds a connection for each)
     prefix: str
+    token: str
     faq: int
     url: str
     acked: list[Edit] = field(default_factory=list)
@@ -596,17 +597,20 @@ class Editor:
     unexpected: list[str] = field(default_factory=list)
 
     def run(self, until: float) -> None:
+        auth = {"Authorization": f"Bearer {self.token}"}
         n = 0
         while time.monotonic() < until:
             try:
-                current = self.client.get(self.url)
+                current = self.client.get(self.url, headers=auth)
                 if current.status_code != 200:
                     self.unexpected.append(f"GET {current.status_code} {current.headers} {current.text}")
                     continue
                 answer = f"Answer {n} by {self.prefix}."
                 n += 1
                 etag = current.headers["ETag"]
-                response = self.client.patch(self.url, json={"answer": answer}, headers={"If-Match": etag})
+                response = self.client.patch(
+                    self.url, json={"answer": answer}, headers={**auth, "If-Match": etag}
+                )
             except httpx.TransportError as exc:
                 self.unexpected.append(f"{type(exc).__name__}: {exc}")
                 return
@@ -717,13 +721,12 @@ def test_fifty_editors_on_five_faqs_lose_no_acknowledged_update(
         urls = [f"{ADMIN}/drugs/{slug}/faqs/{faq['id']}" for slug, faq in zip(FAQ_DRUGS, faqs, strict=True)]
         revisions_before = {slug: admin.get(f"/drugs/{slug}").json()["latest_revision"] for slug in FAQ_DRUGS}
 
-        with contextlib.ExitStack() as stack:
-            editors = []
-            for e, (prefix, token) in enumerate(keys):
-                own = httpx.Client(
-                    base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=REQUEST_TIMEOUT
-                )
-                editors.append(Editor(stack.enter_context(own), prefix, e % len(faqs), urls[e % len(faqs)]))
+        limits = httpx.Limits(max_connections=EDITORS, max_keepalive_connections=EDITORS)
+        with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, limits=limits) as shared:
+            editors = [
+                Editor(shared, prefix, token, e % len(faqs), urls[e % len(faqs)])
+                for e, (prefix, token) in enumerate(keys)
+            ]
             until = time.monotonic() + LOAD_SECONDS
             threads = [threading.Thread(target=editor.run, args=(until,)) for editor in editors]
             for thread in threads:
