@@ -686,7 +686,8 @@ def test_racing_writers_never_wait_for_a_thread_taken_by_each_other(
     Its answer is validated in a worker thread while its write session still holds SQLite's write
     lock; with the threads all taken by writers waiting for that lock, nobody moved until they gave
     up after the busy timeout (503s under the 50 editors below). Two threads make it certain here.
-    (On PostgreSQL the waiters block on the row lock with no timeout at all.)
+    SQLite only: on PostgreSQL the waiters block on the row lock with no timeout, so without the
+    fix this would hang rather than fail (the 50 editors cover PostgreSQL).
     """
     settings = Settings(database_url=new_database(request, "sqlite", tmp_path), sqlite_busy_timeout_ms=3000)
     tokens = create_tokens(settings)
