@@ -22,7 +22,12 @@ from app.core.config import ADMIN_PREFIX, Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers, problem_responses
 from app.core.http import GZIP_MIN_SIZE
-from app.core.middleware import BodySizeLimitMiddleware, NoStoreMiddleware, with_page_csp
+from app.core.middleware import (
+    BodySizeLimitMiddleware,
+    NoStoreMiddleware,
+    ThreadSlotsMiddleware,
+    with_page_csp,
+)
 from app.core.params import reject_unknown_query_params
 from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
@@ -93,7 +98,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     install_error_handlers(app)
     app.add_exception_handler(Replay, replay_response)
-    app.add_middleware(IdempotencyMiddleware, db=db)  # innermost: sees the uncompressed response
+    # Innermost, so answers from the response cache (outside it) never wait for a slot.
+    app.add_middleware(ThreadSlotsMiddleware)
+    app.add_middleware(IdempotencyMiddleware, db=db)  # sees the uncompressed response
     # Public answers carry their own precompressed variant; the middleware only compresses the rest.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
     app.add_middleware(ResponseCacheMiddleware, store=store)

@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+import anyio
+import anyio.to_thread
 from fastapi import FastAPI
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.exceptions import HTTPException
@@ -406,3 +408,30 @@ class NoStoreMiddleware:
             await send(message)
 
         await self.app(scope, receive, send_no_store)
+
+
+class ThreadSlotsMiddleware:
+    """At most one request fewer than the worker threads runs in the app at once; the rest wait here.
+
+    A sync endpoint's answer is validated in a worker thread after the handler returned, while its
+    function-scoped dependencies (the write session) still hold their connection and locks (SQLite's
+    write lock, PostgreSQL row locks). With every worker thread taken by requests waiting for those
+    locks or connections, the holder would wait for a thread until the waiters gave up
+    (`sqlite_busy_timeout_ms`, `db_pool_timeout`): a 503 for each of them. Found by 50 editors over
+    HTTP (tests/ops/test_faults.py). Waiting here, on the event loop, takes no thread, so one is
+    always free for a request already inside.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._slots: anyio.Semaphore | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._slots is None:  # the thread limiter belongs to the running event loop
+            threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            self._slots = anyio.Semaphore(max(1, threads - 1))
+        async with self._slots:
+            await self.app(scope, receive, send)

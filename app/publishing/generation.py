@@ -21,7 +21,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from app.core.db import Database
 from app.publishing.models import ContentState
@@ -30,6 +30,7 @@ log = logging.getLogger("druginfo.generation")
 
 CHANNEL = "druginfo_content"
 _BUMPED = "druginfo.generation_bumped"
+_COMMITTED = "druginfo.generation_committed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +82,8 @@ class GenerationWatcher:
         self._thread: threading.Thread | None = None
         for sessions in (db.write_sessions, db.read_sessions):
             event.listen(sessions, "after_commit", self._after_commit)
+            event.listen(sessions, "after_transaction_end", self._after_transaction_end)
+            event.listen(sessions, "after_rollback", self._after_rollback)
 
     def _after_commit(self, session: Session) -> None:
         bumped: Generation | None = session.info.pop(_BUMPED, None)
@@ -90,7 +93,23 @@ class GenerationWatcher:
         if current is not None and bumped.number > current.number:
             # This commit made the newest generation this process knows of: no need to read it back.
             self.clock.observe(bumped)
-        else:
+            return
+        # Otherwise read it, but not here: the session still holds its pooled connection. Taking a
+        # second one from the same pool (PostgreSQL: reads and writes share it) is hold-and-wait;
+        # under load every connection ends up held by a committed writer waiting for another, and
+        # requests get 503 after `db_pool_timeout` (found by 50 editors over HTTP,
+        # tests/ops/test_faults.py).
+        session.info[_COMMITTED] = True
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        # A generation bumped in a transaction that was rolled back never existed.
+        session.info.pop(_BUMPED, None)
+
+    def _after_transaction_end(self, session: Session, transaction: SessionTransaction) -> None:
+        # The end of the outermost transaction comes after its connection went back to the pool,
+        # and still inside `commit()`: the writer's next request sees its own write.
+        if transaction.parent is None and session.info.pop(_COMMITTED, False):
             self.refresh()
 
     def refresh(self) -> None:

@@ -35,9 +35,9 @@ def create_tokens(settings: Settings) -> dict[str, str]:
 
 
 class Admin:
-    """Requests to the management API as one of the role keys; `etag=` becomes `If-Match`."""
+    """Requests to the management API (in-process or a live server) as a role key; `etag=` is `If-Match`."""
 
-    def __init__(self, client: TestClient, tokens: dict[str, str]) -> None:
+    def __init__(self, client: httpx.Client, tokens: dict[str, str]) -> None:
         self.client = client
         self.tokens = tokens
 

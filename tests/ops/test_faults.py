@@ -1,15 +1,16 @@
 """Fault injection, loopback only and bounded: the database going away and coming back, a full disk,
-and `kill -9` in the middle of a stream of writes.
+`kill -9` of the server in the middle of a stream of admin writes, and 50 editors racing over HTTP.
 
-The admin API (and its HTTP writes) is not here yet; the write path under test is the import path,
-which runs the same unit of work an admin write will (draft tables, revision, published projection,
-content generation, one transaction), and, for the HTTP mapping of write failures, a test-only route
-that imports through the same `WriteSession` dependency the admin routes use.
+The HTTP tests run the real server (`druginfo serve`) in a subprocess on each engine and write
+through the management API (`/api/v1/admin`), so what they check is what a client was told: a
+write answered with 2xx is committed whole (the draft, its revision and its audit entry). The
+import-path kill test is the lower-level variant (the same unit of work, without HTTP).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import random
 import signal
@@ -18,28 +19,38 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
+import anyio.to_thread
+import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi import APIRouter
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 
+from app.auth import service as auth_service
 from app.bundle.service import import_bundle, parse_bundle
-from app.cli import DEFAULT_SEED, migrate_database, seed_database
+from app.cli import DEFAULT_SEED, migrate_database, seed_database, unit_of_work
 from app.core.config import Settings, normalize_database_url
-from app.core.db import make_null_pool_engine
+from app.core.db import Database, make_null_pool_engine
 from app.core.deps import WriteSession
 from app.drugs.models import Drug, Faq
 from app.main import create_app
+from app.publishing.generation import GenerationWatcher
 from app.publishing.models import PublishedDrug
+from app.publishing.service import bump_generation
 from app.revisions.models import DrugRevision
+from tests.admin.conftest import ADMIN, Admin, create_tokens
+from tests.admin.test_concurrency import race
+from tests.conftest import new_database
 from tests.factories import synthetic_drug
 from tests.helpers import assert_problem
-from tests.ops.live import free_port
+from tests.ops.live import LiveServer, free_port, serve
 
 pytestmark = pytest.mark.fault
 ROOT = Path(__file__).resolve().parents[2]
@@ -262,7 +273,7 @@ def test_a_full_disk_refuses_writes_keeps_data_and_recovers(sqlite_settings: Set
         assert client.get("/api/v1/drugs/testdrug-full").status_code == 200
 
 
-# (a)(b) kill -9 in the middle of a stream of writes, then restart ------------------------------
+# (a)(b), lower level: kill -9 of a process writing through the import path, then restart -------
 
 
 def _writer(url: str, start: int = 0, count: int = 10_000) -> subprocess.Popen[str]:
@@ -337,3 +348,427 @@ def test_kill_9_mid_stream_loses_no_acknowledged_write(database_url: str, engine
         document = client.get(f"/api/v1/drugs/testdrug-w{last:05d}").json()
         assert document["summary"] == f"Written by write {last}"
         assert client.get("/api/v1/drugs/testdrug-base").json()["summary"] == f"Version {last + 3}"
+
+
+# (a)(b) kill -9 of the server in the middle of a stream of admin writes over HTTP, then restart ---
+
+LIVE_SETTINGS = {"DRUGINFO_RATE_LIMIT_PER_MINUTE": "0", "DRUGINFO_ADMIN_RATE_LIMIT_PER_MINUTE": "0"}
+REQUEST_TIMEOUT = 30.0
+# The audit action of each step of a write stream: create a drug, add a FAQ, edit that FAQ.
+STEPS = ("drug.create_drug", "drug.create_faqs", "drug.update_faqs_item")
+FIRST_ANSWER = "First answer."
+
+
+@pytest.fixture
+def live_database(request: pytest.FixtureRequest, engine_name: str, tmp_path: Path) -> str:
+    """A migrated, empty database of the engine, private to the test (servers get killed on it)."""
+    if engine_name == "sqlite":
+        return new_database(request, "sqlite", tmp_path)
+    url: str = request.getfixturevalue("postgres_server").create("faults")
+    migrate_database(Settings(database_url=url))
+    return url
+
+
+class StartServer(Protocol):
+    def __call__(self, database_url: str, *, workers: int = 1) -> LiveServer: ...
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[StartServer]:
+    """`druginfo serve` on a database, once up; whatever still runs at the end of the test is stopped."""
+    started: list[LiveServer] = []
+
+    def start(database_url: str, *, workers: int = 1) -> LiveServer:
+        log = tmp_path / f"server-{len(started)}.log"
+        server = serve(database_url, log, workers=workers, **LIVE_SETTINGS)
+        started.append(server)
+        server.wait_until_up(timeout=60)
+        return server
+
+    yield start
+    for server in started:
+        server.stop(signal.SIGTERM, timeout=10)
+
+
+def wait_for(check: Callable[[], bool], what: str, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.01)
+
+
+def all_items(admin: Admin, path: str, **params: str) -> list[dict[str, Any]]:
+    """Every item of a paginated admin list, following `next_cursor`."""
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        page = admin.get(
+            path, role="admin", params={**params, "limit": "100", **({"cursor": cursor} if cursor else {})}
+        )
+        assert page.status_code == 200, page.text
+        items += page.json()["items"]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            return items
+
+
+@dataclass
+class WriteStream:
+    """One client writing drug after drug, one request at a time, each drug in the three STEPS.
+
+    Step `n` of the stream is step `n % 3` of its drug `n // 3`; `acked` counts the steps answered
+    with 2xx, so the step in flight when the server died is step `acked`.
+    """
+
+    admin: Admin
+    name: str
+    acked: int = 0
+    failures: list[str] = field(default_factory=list)  # non-2xx answers before the kill (none expected)
+    cut: bool = False  # the stream ended on a transport error (the kill)
+
+    def slug(self, drug: int) -> str:
+        return f"testdrug-{self.name}-{drug:04d}"
+
+    def acked_steps(self, drug: int) -> int:
+        return min(3, max(0, self.acked - 3 * drug))
+
+    def run(self) -> None:
+        faq: dict[str, Any] = {}
+        while True:
+            drug, step = divmod(self.acked, 3)
+            slug = self.slug(drug)
+            try:
+                if step == 0:
+                    response = self.admin.post(
+                        "/drugs", {"slug": slug, "name": f"Testdrug {self.name} {drug}"}
+                    )
+                elif step == 1:
+                    response = self.admin.post(
+                        f"/drugs/{slug}/faqs", {"question": "Synthetic question?", "answer": FIRST_ANSWER}
+                    )
+                else:
+                    url = f"/drugs/{slug}/faqs/{faq['id']}"
+                    response = self.admin.patch(url, {"answer": f"Edit of {slug}."}, etag=faq["etag"])
+            except httpx.TransportError:
+                self.cut = True
+                return
+            if not response.is_success:
+                request = response.request
+                self.failures.append(
+                    f"{request.method} {request.url.path}: {response.status_code} {response.text}"
+                )
+                return
+            if step == 1:
+                faq = response.json()
+            self.acked += 1
+
+
+def assert_database_opens_clean(database_url: str, engine_name: str) -> None:
+    if engine_name != "sqlite":
+        return  # PostgreSQL has no file to corrupt; its crash recovery is its own
+    engine = make_null_pool_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        engine.dispose()
+
+
+def test_kill_9_mid_stream_of_admin_writes_loses_no_acknowledged_write(
+    live_database: str, engine_name: str, start_server: StartServer
+) -> None:
+    tokens = create_tokens(Settings(database_url=live_database))
+    server = start_server(live_database)
+    clients = [httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) for _ in range(3)]
+    streams = [WriteStream(Admin(client, tokens), f"k{n}") for n, client in enumerate(clients)]
+    threads = [threading.Thread(target=stream.run, daemon=True) for stream in streams]
+    for thread in threads:
+        thread.start()
+
+    wait_for(
+        lambda: sum(s.acked for s in streams) >= 30 or any(s.failures for s in streams),
+        "30 writes acknowledged",
+        timeout=60,
+    )
+    time.sleep(random.uniform(0.0, 0.05))  # land somewhere inside the next requests
+    server.stop(signal.SIGKILL)
+    for thread in threads:
+        thread.join(timeout=REQUEST_TIMEOUT + 5)
+    for client in clients:
+        client.close()
+
+    assert [s.failures for s in streams] == [[]] * len(streams)
+    assert all(s.cut for s in streams), "every stream runs until the kill cuts it"
+    assert_database_opens_clean(live_database, engine_name)
+
+    # Restart on the same database: everything acknowledged is there, whole; nothing is half-written.
+    server = start_server(live_database)
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) as client:
+        admin = Admin(client, tokens)
+        found = {d["slug"] for d in all_items(admin, "/drugs")}
+        actions: dict[str, list[str]] = {}
+        for entry in all_items(admin, "/audit-log", entity="drug"):
+            actions.setdefault(entry["entity_id"], []).append(entry["action"])
+        expected: dict[str, tuple[int, int]] = {}  # slug → the fewest and most steps it may hold
+        for stream in streams:
+            in_flight = stream.acked // 3
+            for number in range(in_flight + 1):
+                acked = stream.acked_steps(number)
+                expected[stream.slug(number)] = (acked, acked + 1 if number == in_flight else acked)
+        assert found <= set(expected), found - set(expected)
+
+        for slug, (fewest, most) in expected.items():
+            if slug not in found:
+                assert fewest == 0, f"{slug}: acknowledged, missing after the restart"
+                continue
+            drug = admin.get(f"/drugs/{slug}").json()
+            faqs = drug["faqs"]
+            edited = bool(faqs) and faqs[0]["answer"] != FIRST_ANSWER
+            steps = 1 + len(faqs) + edited
+            assert fewest <= steps <= most, (slug, steps, fewest, most)
+            if faqs:
+                assert faqs[0]["version"] == 1 + edited
+                assert faqs[0]["answer"] == (f"Edit of {slug}." if edited else FIRST_ANSWER)
+            # One revision and one audit entry per step, and the newest revision is the draft.
+            assert drug["version"] == drug["latest_revision"] == steps
+            numbers = [r["number"] for r in all_items(admin, f"/drugs/{slug}/revisions")]
+            assert numbers == list(range(steps, 0, -1))
+            latest = admin.get(f"/drugs/{slug}/revisions/{steps}").json()["document"]["drug"]
+            assert [(f["question"], f["answer"]) for f in latest["faqs"]] == [
+                (f["question"], f["answer"]) for f in faqs
+            ]
+            assert actions.get(slug) == list(STEPS[:steps]), (slug, actions.get(slug))
+        assert set(actions) <= found
+
+        # The restarted server takes writes again.
+        again = admin.post("/drugs", {"slug": "testdrug-after", "name": "Testdrug After"})
+        assert again.status_code == 201, again.text
+
+
+# (c) 50 editors on 5 FAQs for a few seconds, over HTTP ------------------------------------------
+
+EDITORS = 50
+LOAD_SECONDS = 4.0
+# Five FAQs on two drugs: editors of one FAQ race on its version, editors of sibling FAQs on the
+# drug's row (every FAQ edit advances the drug's version and records a revision of the whole drug).
+FAQ_DRUGS = ("testdrug-race-a", "testdrug-race-a", "testdrug-race-a", "testdrug-race-b", "testdrug-race-b")
+
+
+@dataclass(frozen=True)
+class Edit:
+    """A PATCH answered with 200: what it wrote, the version it made, and whose key wrote it."""
+
+    faq: int
+    answer: str
+    version: int
+    prefix: str
+
+
+def editor_keys(database_url: str, count: int) -> list[tuple[str, str]]:
+    """(prefix, token) of `count` fresh editor keys, so every audit entry names its editor."""
+    db = Database(Settings(database_url=database_url))
+    try:
+        with unit_of_work(db) as session:
+            keys = [
+                auth_service.create_key(session, name=f"editor {n}", role="editor", created_by="tests")
+                for n in range(count)
+            ]
+            return [(new.key.prefix, new.token) for new in keys]
+    finally:
+        db.dispose()
+
+
+@dataclass
+class Editor:
+    """One editor of one FAQ: read it for its ETag, PATCH it with If-Match; again until the load ends.
+
+    412 is a lost race, a correct answer. Anything else but 200 is unexpected, and so is a transport
+    error (the outcome of that write would be unknown).
+    """
+
+    client: httpx.Client  # shared by the editors (its pool holds a connection for each)
+    prefix: str
+    token: str
+    faq: int
+    url: str
+    acked: list[Edit] = field(default_factory=list)
+    refused: int = 0  # 412: another editor changed the FAQ since this one read it
+    unexpected: list[str] = field(default_factory=list)
+
+    def run(self, until: float) -> None:
+        auth = {"Authorization": f"Bearer {self.token}"}
+        n = 0
+        while time.monotonic() < until:
+            try:
+                current = self.client.get(self.url, headers=auth)
+                if current.status_code != 200:
+                    self.unexpected.append(f"GET {current.status_code} {current.headers} {current.text}")
+                    continue
+                answer = f"Answer {n} by {self.prefix}."
+                n += 1
+                etag = current.headers["ETag"]
+                response = self.client.patch(
+                    self.url, json={"answer": answer}, headers={**auth, "If-Match": etag}
+                )
+            except httpx.TransportError as exc:
+                self.unexpected.append(f"{type(exc).__name__}: {exc}")
+                return
+            if response.status_code == 200:
+                self.acked.append(Edit(self.faq, answer, response.json()["version"], self.prefix))
+            elif response.status_code == 412:
+                self.refused += 1
+            else:
+                self.unexpected.append(f"PATCH {response.status_code} {response.headers} {response.text}")
+
+
+def revision_answers(database_url: str, drug_id: int, first: int) -> dict[int, dict[str, str]]:
+    """The FAQ answers (by question) in each of the drug's revisions from number `first` on."""
+    engine = make_null_pool_engine(normalize_database_url(database_url))
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(DrugRevision.number, DrugRevision.drug_version, DrugRevision.document)
+                .where(DrugRevision.drug_id == drug_id, DrugRevision.number >= first)
+                .order_by(DrugRevision.number)
+            ).all()
+    finally:
+        engine.dispose()
+    # Numbered without gaps, each the document of the drug version its write made.
+    assert [(r.number, r.drug_version) for r in rows] == [(n, n) for n in range(first, first + len(rows))]
+    return {r.number: {f["question"]: f["answer"] for f in r.document["drug"]["faqs"]} for r in rows}
+
+
+def changes_of(answers: dict[int, dict[str, str]], question: str) -> list[str]:
+    """The successive new answers to `question`, revision after revision."""
+    values = [faqs[question] for _, faqs in sorted(answers.items())]
+    return [after for before, after in itertools.pairwise(values) if after != before]
+
+
+@pytest.mark.parametrize("engine_name", ["postgresql"])  # SQLite's writer has a pool of its own
+def test_a_commit_with_the_pool_almost_exhausted_needs_no_second_connection(database_url: str) -> None:
+    """A writer's own process re-reads the generation after its commit, with the connection it gave back.
+
+    Taking a second one while still holding the first made committing writers wait for each other
+    once they held every pooled connection: 503s after `db_pool_timeout` under the 50 editors below.
+    """
+    db = Database(Settings(database_url=database_url, db_pool_timeout=1))
+    watcher = GenerationWatcher(db, interval=60)
+    held: list[sa.Connection] = []
+    try:
+        with pytest.raises(sa.exc.TimeoutError):
+            while True:
+                held.append(db.engine.connect())
+        held.pop().close()  # exactly one left for the writer
+
+        with db.write_sessions() as session:
+            generation = bump_generation(session)
+            started = time.monotonic()
+            session.commit()
+
+        assert time.monotonic() - started < 0.9  # no wait for the pool timeout
+        assert watcher.clock.current is not None and watcher.clock.current.number == generation
+    finally:
+        for conn in held:
+            conn.close()
+        db.dispose()
+
+
+async def _two_worker_threads() -> None:
+    anyio.to_thread.current_default_thread_limiter().total_tokens = 2
+
+
+def test_racing_writers_never_wait_for_a_thread_taken_by_each_other(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """The write that holds the lock gets a worker thread to answer, however many wait for that lock.
+
+    Its answer is validated in a worker thread while its write session still holds SQLite's write
+    lock; with the threads all taken by writers waiting for that lock, nobody moved until they gave
+    up after the busy timeout (503s under the 50 editors below). Two threads make it certain here.
+    SQLite only: on PostgreSQL the waiters block on the row lock with no timeout, so without the
+    fix this would hang rather than fail (the 50 editors cover PostgreSQL).
+    """
+    settings = Settings(database_url=new_database(request, "sqlite", tmp_path), sqlite_busy_timeout_ms=3000)
+    tokens = create_tokens(settings)
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        client.portal.call(_two_worker_threads)  # type: ignore[union-attr]
+        admin = Admin(client, tokens)
+        admin.created("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
+        faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "Original."})
+        url = f"/drugs/testdrug-a/faqs/{faq['id']}"
+        started = time.monotonic()
+
+        responses = race(6, lambda i: admin.patch(url, {"answer": f"Answer {i}."}, etag=faq["etag"]))
+
+        assert Counter(r.status_code for r in responses) == {200: 1, 412: 5}, [r.text for r in responses]
+        assert time.monotonic() - started < 3  # nobody waited out the busy timeout
+
+
+def test_fifty_editors_on_five_faqs_lose_no_acknowledged_update(
+    live_database: str, start_server: StartServer
+) -> None:
+    tokens = create_tokens(Settings(database_url=live_database))
+    keys = editor_keys(live_database, EDITORS)
+    server = start_server(live_database, workers=2)  # two processes (and pools) writing at once
+    with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT) as client:
+        admin = Admin(client, tokens)
+        for slug in sorted(set(FAQ_DRUGS)):
+            admin.created("/drugs", {"slug": slug, "name": slug.replace("-", " ").title()})
+        faqs = [
+            admin.created(f"/drugs/{slug}/faqs", {"question": f"Question {n}?", "answer": "Original."})
+            for n, slug in enumerate(FAQ_DRUGS)
+        ]
+        urls = [f"{ADMIN}/drugs/{slug}/faqs/{faq['id']}" for slug, faq in zip(FAQ_DRUGS, faqs, strict=True)]
+        revisions_before = {slug: admin.get(f"/drugs/{slug}").json()["latest_revision"] for slug in FAQ_DRUGS}
+
+        limits = httpx.Limits(max_connections=EDITORS, max_keepalive_connections=EDITORS)
+        with httpx.Client(base_url=server.url, timeout=REQUEST_TIMEOUT, limits=limits) as shared:
+            editors = [
+                Editor(shared, prefix, token, e % len(faqs), urls[e % len(faqs)])
+                for e, (prefix, token) in enumerate(keys)
+            ]
+            until = time.monotonic() + LOAD_SECONDS
+            threads = [threading.Thread(target=editor.run, args=(until,)) for editor in editors]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=LOAD_SECONDS + REQUEST_TIMEOUT + 5)
+            assert not any(thread.is_alive() for thread in threads)
+
+        unexpected = [answer for editor in editors for answer in editor.unexpected]
+        acked = [edit for editor in editors for edit in editor.acked]
+        # 412 is the only refusal: a 503 (busy, pool exhausted) is documented, but under this load
+        # on either engine it is a finding, as is any 500.
+        assert unexpected == [], f"{len(unexpected)} unexpected answers, e.g. {unexpected[:3]}"
+        assert sum(editor.refused for editor in editors) > 0, "the editors never raced"
+        edits = [sorted((a for a in acked if a.faq == n), key=lambda a: a.version) for n in range(len(faqs))]
+        for n, faq_edits in enumerate(edits):
+            # Each acknowledged write made exactly the next version; the last one is what is kept.
+            assert faq_edits, f"no edit of FAQ {n} succeeded in {LOAD_SECONDS} s"
+            assert [e.version for e in faq_edits] == list(range(2, len(faq_edits) + 2))
+            final = admin.get(urls[n]).json()
+            assert (final["version"], final["answer"]) == (len(faq_edits) + 1, faq_edits[-1].answer)
+
+        # Revisions: one per acknowledged write, in order, each holding exactly that write's answer.
+        entries = all_items(admin, "/audit-log", entity="drug", action="drug.update_faqs_item")
+        for slug in sorted(set(FAQ_DRUGS)):
+            mine = [n for n, s in enumerate(FAQ_DRUGS) if s == slug]
+            writes = sum(len(edits[n]) for n in mine)
+            drug = admin.get(f"/drugs/{slug}").json()
+            assert drug["latest_revision"] == drug["version"] == revisions_before[slug] + writes
+            answers = revision_answers(live_database, drug["id"], revisions_before[slug])
+            for n in mine:
+                question = f"Question {n}?"
+                assert changes_of(answers, question) == [e.answer for e in edits[n]], question
+            # Audit: one entry per acknowledged write, by the editor's key, naming the revision it made.
+            audited = [e for e in entries if e["entity_id"] == slug]
+            assert len(audited) == writes
+            by_answer = {e.answer: e for n in mine for e in edits[n]}
+            for entry in audited:
+                (change,) = entry["changes"]["diff"]
+                edit = by_answer.pop(change["after"])
+                assert change["path"] == f"/drug/faqs[question=Question {edit.faq}?]/answer"
+                assert entry["actor_prefix"] == edit.prefix
+                assert answers[entry["changes"]["revision"]][f"Question {edit.faq}?"] == edit.answer
+            assert by_answer == {}
