@@ -4,9 +4,10 @@ The first 1,000 drugs (or all, if fewer) go through the real import path (`impor
 revisions, publish and whatever else publishing maintains. Beyond that (the 10,000-drug run),
 importing would take the ORM ~40 ms a drug, so further drugs are cloned at the table level from
 drug 0001: a drug row, a revision whose document is drug 0001's renamed, and the public projection
-(published_drug and its conditions). Their public documents have exactly the imported shape; they
-have no draft parts (only the admin workload edits drafts, and it edits imported drugs), and indexes
-that publishing keeps outside these tables (e.g. full-text search) only know the imported drugs.
+(published_drug and its conditions) and its full-text entries, written by the search index's own
+`index_drug`. Their public documents have exactly the imported shape and they are searchable like
+the imported ones; they have no draft parts (only the admin workload edits drafts, and it edits
+imported drugs).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from app.drugs.models import Drug
 from app.publishing.models import PublishedDrug, PublishedDrugCondition
 from app.publishing.service import bump_generation
 from app.revisions.models import DrugRevision
+from app.search import service as search_service
 from bench.synthetic import SEED, bench_names, synthetic_bundle
 
 IMPORTED = 1000
@@ -42,6 +44,7 @@ def _fingerprint(count: int) -> str:
         SEED,
         Path(__file__),
         Path(__file__).with_name("synthetic.py"),
+        PROJECT_ROOT / "app" / "search" / "documents.py",
         PROJECT_ROOT / "app" / "bundle" / "service.py",
         PROJECT_ROOT / "app" / "publishing" / "service.py",
     ]
@@ -99,10 +102,10 @@ def _clone(settings: Settings, start: int, count: int, log: Any) -> None:
                     text = document_text.replace("synthetic-drug-0001", slug).replace(
                         "Synthetic Drug 0001", name
                     )
+                    document = json.loads(text)
                     revision_id = conn.execute(
                         sa.insert(revision_t).values(
-                            _row(revision_t, revision, drug_id=drug_id, document=json.loads(text))
-                            | {"id": None}
+                            _row(revision_t, revision, drug_id=drug_id, document=document) | {"id": None}
                         )
                     ).inserted_primary_key[0]
                     conn.execute(
@@ -119,6 +122,7 @@ def _clone(settings: Settings, start: int, count: int, log: Any) -> None:
                             )
                         )
                     )
+                    search_service.index_drug(session, drug_id, document)
                     if conditions:
                         conn.execute(
                             sa.insert(condition_t),
