@@ -25,3 +25,15 @@ def assert_problem(response: httpx.Response, status: int, code: str | None = Non
 def see_other_writes(client: Any) -> None:
     """Let the app notice writes made by another process now, instead of at its next poll."""
     client.app.state.generation_watcher.refresh()
+
+
+def assert_documented(client: Any, template: str, response: httpx.Response) -> None:
+    """The response's body matches the schema the app's OpenAPI gives for its status and media type."""
+    import jsonschema_rs  # the validator schemathesis uses
+
+    spec = client.get("/openapi.json").json()
+    method = response.request.method.lower()
+    documented = spec["paths"][template][method]["responses"][str(response.status_code)]["content"]
+    media_type = response.headers["content-type"].split(";")[0]
+    schema = documented[media_type]["schema"]
+    jsonschema_rs.Draft202012Validator({**schema, "components": spec["components"]}).validate(response.json())

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
@@ -95,3 +97,30 @@ def test_docs_assets_are_served_locally(public_client: TestClient, page: str) ->
 def test_health_and_readiness(public_client: TestClient) -> None:
     assert public_client.get("/healthz").json() == {"status": "ok"}
     assert public_client.get("/readyz").status_code == 200
+
+
+def _string_branches(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The string alternatives of a parameter schema, each with the constraints around it."""
+    outer = {k: v for k, v in schema.items() if k not in ("anyOf", "description", "title", "default")}
+    branches = schema.get("anyOf", [schema])
+    return [{**outer, **b} for b in branches if b.get("type") == "string" or "enum" in b]
+
+
+def test_every_string_query_parameter_says_what_it_accepts(public_client: TestClient) -> None:
+    """A query string is free text only where the app takes free text; control characters (refused
+    app-wide) are never documented as valid, so schemathesis' valid data is what the app accepts."""
+    spec = public_client.get("/openapi.json").json()
+    validator = jsonschema_rs.Draft202012Validator
+
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] != "query":
+                    continue
+                where = f"{method.upper()} {path} ?{parameter['name']}"
+                for branch in _string_branches(parameter["schema"]):
+                    assert {"pattern", "enum", "format", "const"} & set(branch), f"{where}: any string"
+                    if "pattern" in branch:
+                        # The pattern (an anchored ECMA-262 regex) refuses a control character anywhere.
+                        for value in ("\x01", "a\x1f", "\x7fa"):
+                            assert not validator({"pattern": branch["pattern"]}).is_valid(value), where

@@ -12,7 +12,7 @@ from app.auth.schemas import KeyCreate, KeyCreated, KeyPage, KeyRead, key_url
 from app.auth.service import PREFIX_PATTERN
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
 
 router = APIRouter(prefix="/keys", tags=["admin: keys"])
 
@@ -30,7 +30,7 @@ def list_keys(
     cursor: Cursor = None,
 ) -> KeyPage:
     """Every key, oldest first, revoked ones included (tokens are never shown)."""
-    after = int(decode_cursor(cursor, kind="keys")["after"]) if cursor else None
+    after = cursor_id(cursor, kind="keys", key="after") if cursor else None
     keys = auth_service.list_keys(session, after_id=after, limit=limit + 1)
     more = len(keys) > limit
     keys = keys[:limit]

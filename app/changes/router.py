@@ -56,9 +56,10 @@ def list_changes(
     since: Annotated[
         str | None,
         Query(
-            max_length=64,
-            description="A `next_cursor` from a previous page, or an ISO 8601 timestamp "
+            max_length=service.SINCE_MAX_LENGTH,
+            description="A `next_cursor` from a previous page, or an RFC 3339 timestamp or a date "
             "(events at or after it). Omit to start from the beginning.",
+            json_schema_extra=service.SINCE_SCHEMA,
         ),
     ] = None,
     limit: Annotated[

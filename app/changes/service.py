@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
 
 from app.core.errors import InvalidParameters, ProblemField
+from app.core.params import parse_moment
 from app.publishing.models import PublicationEvent
 
 
@@ -20,26 +22,35 @@ class Since:
     moment: dt.datetime | None = None
 
 
+# A cursor: the decimal id of the last event seen (ids fit a signed 64-bit integer), or empty.
+CURSOR_PATTERN = "^[0-9]{0,18}$"
+_CURSOR = re.compile("[0-9]{0,18}")
+SINCE_MAX_LENGTH = 64
+SINCE_SCHEMA: dict[str, Any] = {
+    "maxLength": SINCE_MAX_LENGTH,
+    "anyOf": [
+        {"type": "string", "pattern": CURSOR_PATTERN},
+        {"type": "string", "format": "date-time"},
+        {"type": "string", "format": "date"},
+    ],
+}
+
+
 def parse_since(raw: str | None) -> Since:
-    """`since` is a cursor (the decimal id of the last event seen) or an ISO 8601 date or timestamp."""
+    """`since` is a cursor (`SINCE_SCHEMA`), an RFC 3339 timestamp, or a date (its midnight UTC)."""
     if raw is None or raw == "":
         return Since(after_id=0)
-    if raw.isdigit() and len(raw) <= 18:  # event ids fit a signed 64-bit integer
+    if _CURSOR.fullmatch(raw):
         return Since(after_id=int(raw))
-    try:
-        moment = dt.datetime.fromisoformat(raw)
-    except ValueError:
-        moment = None
+    moment = parse_moment(raw, dates=True)
     if moment is None:
         raise InvalidParameters(
-            "`since` takes a cursor from a previous page (`next_cursor`) or an ISO 8601 timestamp "
-            "such as 2026-01-31T12:00:00Z.",
+            "`since` takes a cursor from a previous page (`next_cursor`), an RFC 3339 timestamp "
+            "such as 2026-01-31T12:00:00Z, or a date such as 2026-01-31.",
             errors=[
                 ProblemField(pointer="#/query/since", detail="not a cursor or timestamp", code="invalid")
             ],
         )
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
     return Since(moment=moment)
 
 

@@ -22,7 +22,7 @@ from app.conditions.schemas import (
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_slug, encode_cursor
 from app.core.types import SLUG_PATTERN
 from app.idempotency.service import Idempotent
 
@@ -46,7 +46,7 @@ def list_conditions(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> AdminConditionPage:
-    after = str(decode_cursor(cursor, kind="admin-conditions")["after"]) if cursor else None
+    after = cursor_slug(cursor, kind="admin-conditions", key="after") if cursor else None
     conditions = service.list_conditions(session, after_slug=after, limit=limit + 1)
     more = len(conditions) > limit
     conditions = conditions[:limit]

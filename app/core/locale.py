@@ -16,25 +16,28 @@ from app.core.errors import InvalidParameters, ProblemField
 
 MAX_TAG_LENGTH = 35
 # The well-formed tags we accept: language, optional script, region and variants (RFC 5646 §2.1,
-# without extlang, extensions and private use, which no content of ours needs).
-_TAG = re.compile(
-    r"^(?P<language>[a-z]{2,3})"
-    r"(?:-(?P<script>[a-z]{4}))?"
-    r"(?:-(?P<region>[a-z]{2}|[0-9]{3}))?"
-    r"(?P<variants>(?:-(?:[a-z0-9]{5,8}|[0-9][a-z0-9]{3}))*)$",
-    re.IGNORECASE,
+# without extlang, extensions and private use, which no content of ours needs), in any case, with
+# `-` or `_` between subtags. Only constructs that mean the same in ECMA-262 (JSON Schema) and Python,
+# so the OpenAPI can say exactly what is accepted (`LOCALE_PATTERN`).
+_TAG_BODY = (
+    r"(?P<language>[A-Za-z]{2,3})"
+    r"(?:[-_](?P<script>[A-Za-z]{4}))?"
+    r"(?:[-_](?P<region>[A-Za-z]{2}|[0-9]{3}))?"
+    r"(?P<variants>(?:[-_](?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*)"
 )
+_TAG = re.compile(_TAG_BODY)
+LOCALE_PATTERN = "^" + re.sub(r"\?P<\w+>", "?:", _TAG_BODY) + "$"
+LOCALE_SCHEMA = {"pattern": LOCALE_PATTERN, "maxLength": MAX_TAG_LENGTH}
 _MAX_ACCEPT_LANGUAGE = 2000
 _MAX_RANGES = 20
 _Q_VALUE = re.compile(r"^q=(0(\.[0-9]{0,3})?|1(\.0{0,3})?)$", re.IGNORECASE)
 
 
 def normalize_tag(tag: str) -> str | None:
-    """The canonical form of a well-formed tag (`PT-br` → `pt-BR`, `zh-hant-tw` → `zh-Hant-TW`), or None."""
-    tag = tag.strip().replace("_", "-")
-    if not tag or len(tag) > MAX_TAG_LENGTH:
+    """The canonical form of a well-formed tag (`PT_br` → `pt-BR`, `zh-hant-tw` → `zh-Hant-TW`), or None."""
+    if len(tag) > MAX_TAG_LENGTH:
         return None
-    match = _TAG.match(tag)
+    match = _TAG.fullmatch(tag)
     if match is None:
         return None
     parts = [match["language"].lower()]
@@ -42,7 +45,7 @@ def normalize_tag(tag: str) -> str | None:
         parts.append(match["script"].title())
     if match["region"]:
         parts.append(match["region"].upper())
-    parts.extend(v.lower() for v in match["variants"].split("-") if v)
+    parts.extend(v.lower() for v in re.split("[-_]", match["variants"]) if v)
     return "-".join(parts)
 
 
@@ -110,6 +113,7 @@ def requested_locales(
             max_length=100,
             description="BCP 47 locale, e.g. `fr` or `hi-IN`; overrides `Accept-Language`. "
             "Items without a translation fall back to the default locale.",
+            json_schema_extra=LOCALE_SCHEMA,
         ),
     ] = None,
 ) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from fastapi import Query
 from starlette.datastructures import URL
 
 from app.core.errors import NotFound, ProblemField
+from app.core.types import CONTROL_CHARACTERS
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -49,6 +50,24 @@ def decode_cursor(cursor: str, *, kind: str) -> dict[str, Any]:
     if not isinstance(payload, dict) or payload.get("k") != kind:
         raise bad_cursor()
     return payload
+
+
+def cursor_id(cursor: str, *, kind: str, key: str) -> int:
+    """The id a cursor of this kind carries under `key`; a cursor without a usable one names no page."""
+    value = decode_cursor(cursor, kind=kind).get(key)
+    # bool is an int; and both engines hold ids in signed 64 bits (SQLite overflows beyond).
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise bad_cursor()
+    return value
+
+
+def cursor_slug(cursor: str, *, kind: str, key: str) -> str:
+    """The text (a slug) a cursor of this kind carries under `key`; else it names no page."""
+    value = decode_cursor(cursor, kind=kind).get(key)
+    # PostgreSQL cannot even compare text holding a NUL byte.
+    if not isinstance(value, str) or len(value) > 200 or CONTROL_CHARACTERS.search(value):
+        raise bad_cursor()
+    return value
 
 
 def next_link(url: URL, cursor: str) -> str:

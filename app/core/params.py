@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
@@ -52,3 +55,47 @@ async def reject_unknown_query_params(request: Request) -> None:
                 for name in bad
             ],
         )
+
+
+# RFC 3339 §5.6 `date-time`, what an OpenAPI `format: date-time` promises (and nothing else: no
+# numbers, no missing offset), and its `full-date`.
+_FULL_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_DATE_TIME = re.compile(
+    _FULL_DATE + r"[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+_DATE = re.compile(_FULL_DATE)
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
+
+
+def parse_moment(raw: str, *, dates: bool = False) -> dt.datetime | None:
+    """An RFC 3339 date-time (with `dates`, also a full-date: its midnight UTC) in UTC, or None."""
+    if _DATE_TIME.fullmatch(raw):
+        text = raw.upper()
+    elif dates and _DATE.fullmatch(raw):
+        text = raw + "T00:00:00Z"
+    else:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:  # a day or time that does not exist (2026-02-30, 25:00, a leap second)
+        return None
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:  # within a day of year 1 or 9999: as early / late as a timestamp goes
+        return _EARLIEST if moment.year == 1 else _LATEST
+
+
+def moment_param(name: str, raw: str | None) -> dt.datetime | None:
+    """A `format: date-time` query parameter, in UTC; a value that is not one is a 422."""
+    if raw is None:
+        return None
+    moment = parse_moment(raw)
+    if moment is None:
+        raise InvalidParameters(
+            f"`{name}` takes an RFC 3339 timestamp such as 2026-01-31T12:00:00Z.",
+            errors=[
+                ProblemField(pointer=f"#/query/{name}", detail="not a timestamp", code="invalid_timestamp")
+            ],
+        )
+    return moment

@@ -48,6 +48,7 @@ SearchText = Annotated[
     str | None,
     Query(
         max_length=MAX_QUERY_LENGTH,
+        pattern=QUERY_TEXT_PATTERN,
         description='Full-text search (stemmed, per locale): words must all match, `"quoted words"` '
         "match as a phrase, the last word (or one ending in `*`) as a prefix.",
     ),
@@ -562,6 +563,7 @@ def list_combinations(
         Query(
             min_length=1,
             max_length=200,
+            pattern=QUERY_TEXT_PATTERN,
             description="A component's name or drug slug, case-insensitive (e.g. `dexamethasone`).",
         ),
     ] = None,

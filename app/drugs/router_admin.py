@@ -15,7 +15,7 @@ from app.auth.dependencies import ContentReader, ContentWriter
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import ProblemField, ValidationFailed, problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_slug, encode_cursor
 from app.core.types import SLUG_PATTERN
 from app.drugs import editing
 from app.drugs.editing import PART_KINDS, PartKind
@@ -48,7 +48,6 @@ ResourceSlugPath = Annotated[
 ]
 PartId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The item's id.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT}).")]
-Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
 
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
 CREATE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422, 503)
@@ -69,7 +68,7 @@ def list_drugs(
     session: ReadSession, _: ContentReader, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> DraftDrugPage:
     """Every drug that is not deleted, by slug, whatever its status."""
-    after = str(decode_cursor(cursor, kind="admin-drugs")["after"]) if cursor else None
+    after = cursor_slug(cursor, kind="admin-drugs", key="after") if cursor else None
     drugs = editing.list_drugs(session, after_slug=after, limit=limit + 1)
     more = len(drugs) > limit
     drugs = drugs[:limit]

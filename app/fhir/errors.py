@@ -45,14 +45,6 @@ class FhirNotFound(FhirError):
     status, code, title, issue = 404, "not_found", "Not found", "not-found"
 
 
-class FhirNotSupported(FhirError):
-    status, code, title, issue = 404, "not_supported", "Not supported", "not-supported"
-
-
-class FhirMethodNotAllowed(FhirError):
-    status, code, title, issue = 405, "method_not_allowed", "Method not allowed", "not-supported"
-
-
 class FhirInvalid(FhirError):
     status, code, title, issue = 400, "invalid", "Invalid request", "invalid"
 

@@ -2,61 +2,82 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.http import public_json
 from app.delivery.dependencies import Locale, Store
+from app.delivery.responses import list_pattern
 from app.delivery.store import PublishedStore, strong_etag
 from app.fhir import resources as fhir
-from app.fhir import service
+from app.fhir import schemas, service
 from app.fhir.errors import (
     FhirInvalid,
-    FhirMethodNotAllowed,
     FhirNotAcceptable,
     FhirNotFound,
-    FhirNotSupported,
     FhirRoute,
+    outcome_response,
 )
 
 FHIR_ID = r"^[A-Za-z0-9\-.]{1,64}$"
-_JSON_FORMATS = {"json", "application/json", "application/fhir+json", "application/json+fhir"}
+# The JSON `_format`s (FHIR R5 §3.1.0.1.9), optionally with MIME parameters (`;fhirVersion=5.0`).
+# Checked with the very pattern the OpenAPI documents, so the two cannot disagree.
+FORMAT_PATTERN = (
+    r"^[ \t]*(?:json|application/json|application/fhir\+json|application/json\+fhir)[ \t]*"
+    r"(?:;[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*)?$"
+)
+_FORMAT = re.compile(FORMAT_PATTERN)
+# Search values, as the OpenAPI documents them and the handlers check them (the same patterns). Any
+# character but the control characters refused app-wide.
+_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_CODE_VALUE = r"[ \t]*[^, \t\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^,\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*"
+# `code`: comma-separated tokens (`system|code`, `code`, `system|`, `|code`), none blank.
+CODE_PATTERN = rf"^{_CODE_VALUE}(?:,{_CODE_VALUE})*$"
+_ID = r"[^/\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+# `subject`: a bare id, or a reference to a MedicationKnowledge (relative, or absolute on any server).
+SUBJECT_PATTERN = rf"^(?:{_ID}*|(?:{_TEXT}*/)?MedicationKnowledge/{_ID}+)$"
+TYPES_PATTERN = list_pattern(fhir.CLINICAL_USE_TYPES)
+_CODE, _SUBJECT, _TYPES = re.compile(CODE_PATTERN), re.compile(SUBJECT_PATTERN), re.compile(TYPES_PATTERN)
+_READ_METHODS = "GET, HEAD"
 
 
-class FhirResponse(Response):
+class FhirResponse(JSONResponse):
+    """FHIR JSON; a `JSONResponse` so that the OpenAPI shows the route's response model as its body."""
+
     media_type = fhir.FHIR_MEDIA_TYPE
-
-
-class FhirResource(BaseModel):
-    """A FHIR R5 resource (documentation only; see the FHIR specification for each type)."""
-
-    model_config = ConfigDict(extra="allow")
-
-    resourceType: str = Field(examples=["MedicationKnowledge"])  # noqa: N815 (FHIR's name)
 
 
 def _format(
     format_: Annotated[
         str | None,
-        Query(alias="_format", max_length=100, description="`json` or `application/fhir+json` (only JSON)."),
+        Query(
+            alias="_format",
+            max_length=100,
+            description="`json`, `application/json` or `application/fhir+json` (only JSON); MIME "
+            "parameters such as `;fhirVersion=5.0` are allowed. Any other format is refused (406).",
+            json_schema_extra={"pattern": FORMAT_PATTERN},
+        ),
     ] = None,
     pretty: Annotated[bool | None, Query(alias="_pretty", description="Accepted; output is compact.")] = None,
 ) -> None:
-    if format_ is not None and format_.split(";")[0].strip() not in _JSON_FORMATS:
+    if format_ is not None and not _FORMAT.fullmatch(format_):
         raise FhirNotAcceptable(f"_format={format_!r} is not supported: this server speaks JSON only.")
 
 
-router = APIRouter(prefix="/fhir", tags=["fhir"], route_class=FhirRoute, dependencies=[Depends(_format)])
+PREFIX = "/fhir"
+# `_format` is checked by the read interactions only, so another method is a 405 whatever its query.
+router = APIRouter(prefix=PREFIX, tags=["fhir"], route_class=FhirRoute, dependencies=[Depends(_format)])
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
-    400: {"description": "Invalid parameters (OperationOutcome)", "model": FhirResource},
-    404: {"description": "Not found (OperationOutcome)", "model": FhirResource},
-    406: {"description": "Unsupported `_format` (OperationOutcome)", "model": FhirResource},
+    400: {"description": "Invalid parameters (OperationOutcome)", "model": schemas.OperationOutcome},
+    404: {"description": "Not found (OperationOutcome)", "model": schemas.OperationOutcome},
+    406: {"description": "Unsupported `_format` (OperationOutcome)", "model": schemas.OperationOutcome},
 }
 
 
@@ -79,7 +100,7 @@ def _dumps(value: Any) -> bytes:
 @router.get(
     "/metadata",
     response_class=FhirResponse,
-    response_model=FhirResource,
+    response_model=schemas.CapabilityStatement,
     summary="FHIR CapabilityStatement",
     responses=_RESPONSES,
 )
@@ -98,7 +119,7 @@ def _document(store: PublishedStore, slug: str, locale: str) -> dict[str, Any]:
 @router.get(
     "/MedicationKnowledge/{id}",
     response_class=FhirResponse,
-    response_model=FhirResource,
+    response_model=schemas.MedicationKnowledge,
     summary="Read a MedicationKnowledge (id = drug slug)",
     responses=_RESPONSES,
 )
@@ -132,11 +153,11 @@ def parse_code_tokens(raw: str) -> list[service.CodeToken]:
 
     Systems are FHIR URIs; a value whose system this server does not use cannot match anything.
     """
+    if not _CODE.fullmatch(raw):
+        raise FhirInvalid("code: give comma-separated tokens, none of them blank.", errors=[])
     tokens = []
     for value in raw.split(","):
-        value = value.strip()
-        if not value:
-            raise FhirInvalid("code: empty value.", errors=[])
+        value = value.strip(" \t")
         if "|" not in value:
             tokens.append(service.CodeToken(system=None, code=value))
             continue
@@ -153,7 +174,7 @@ def parse_code_tokens(raw: str) -> list[service.CodeToken]:
 @router.get(
     "/MedicationKnowledge",
     response_class=FhirResponse,
-    response_model=FhirResource,
+    response_model=schemas.MedicationKnowledgeBundle,
     summary="Search MedicationKnowledge by code (Bundle, searchset)",
     responses=_RESPONSES,
 )
@@ -169,6 +190,7 @@ def search_medication_knowledge(
             max_length=1000,
             description="Token: `http://www.whocc.no/atc|L04AX06`, `L04AX06`, or "
             "`http://www.nlm.nih.gov/research/umls/rxnorm|`; comma-separated = any of them.",
+            json_schema_extra={"pattern": CODE_PATTERN},
         ),
     ] = None,
 ) -> Response:
@@ -182,38 +204,36 @@ def search_medication_knowledge(
     return _fhir_response(request, settings, body)
 
 
-def _subject_slug(subject: str, base: str) -> str:
-    """`MedicationKnowledge/{id}`, its absolute form on this server, or a bare id → the id."""
+def _subject_slug(subject: str, base: str) -> str | None:
+    """The id `subject` references: `MedicationKnowledge/{id}`, its absolute form on this server, or a
+    bare id; None for a MedicationKnowledge on another server (it matches nothing here)."""
+    if not _SUBJECT.fullmatch(subject):
+        raise FhirInvalid(
+            "subject must reference a MedicationKnowledge, e.g. MedicationKnowledge/pomalidomide.",
+            errors=[],
+        )
     reference = subject.removeprefix(base + "/")
     if "/" not in reference:
         return reference
-    resource_type, _, resource_id = reference.partition("/")
-    if resource_type != "MedicationKnowledge" or not resource_id or "/" in resource_id:
-        raise FhirInvalid(
-            "subject must reference a MedicationKnowledge on this server, "
-            "e.g. MedicationKnowledge/pomalidomide.",
-            errors=[],
-        )
-    return resource_id
+    resource_type, _, resource_id = reference.rpartition("/")
+    return resource_id if resource_type == "MedicationKnowledge" else None
 
 
 def _parse_types(raw: str | None) -> frozenset[str] | None:
+    """The `type` values, or None for all (FHIR ignores a search parameter without a value)."""
     if raw is None:
         return None
-    values = frozenset(v.strip() for v in raw.split(","))
-    unknown = sorted(values - set(fhir.CLINICAL_USE_TYPES))
-    if unknown:
+    if not _TYPES.fullmatch(raw):
         raise FhirInvalid(
-            f"type: unknown value(s) {', '.join(unknown)}; use one of {', '.join(fhir.CLINICAL_USE_TYPES)}.",
-            errors=[],
+            f"type: use one or more (comma-separated) of {', '.join(fhir.CLINICAL_USE_TYPES)}.", errors=[]
         )
-    return values
+    return frozenset(v.strip(" ") for v in raw.split(",") if v.strip(" ")) or None
 
 
 @router.get(
     "/ClinicalUseDefinition",
     response_class=FhirResponse,
-    response_model=FhirResource,
+    response_model=schemas.ClinicalUseDefinitionBundle,
     summary="Search ClinicalUseDefinition by subject and type (Bundle, searchset)",
     responses=_RESPONSES,
 )
@@ -224,11 +244,21 @@ def search_clinical_use_definitions(
     settings: SettingsDep,
     locale: Locale,
     subject: Annotated[
-        str | None, Query(max_length=300, description="`MedicationKnowledge/{id}` (the drug's slug).")
+        str | None,
+        Query(
+            max_length=300,
+            description="`MedicationKnowledge/{id}` (the drug's slug), its absolute URL, or the bare id.",
+            json_schema_extra={"pattern": SUBJECT_PATTERN},
+        ),
     ] = None,
     type_: Annotated[
         str | None,
-        Query(alias="type", max_length=200, description="`indication`, `undesirable-effect` (comma = any)."),
+        Query(
+            alias="type",
+            max_length=200,
+            description="`indication`, `undesirable-effect` (comma = any).",
+            json_schema_extra={"pattern": TYPES_PATTERN},
+        ),
     ] = None,
 ) -> Response:
     """Indications (approved / investigational as `category`) and undesirable effects (seriousness
@@ -238,7 +268,8 @@ def search_clinical_use_definitions(
     if subject is None:
         documents = store.documents_for(service.all_drugs(conn), locale)
     else:
-        document = store.find_document(_subject_slug(subject, base), locale)
+        slug = _subject_slug(subject, base)
+        document = store.find_document(slug, locale) if slug is not None else None
         documents = [document] if document is not None else []
     found = [r for d in documents for r in fhir.clinical_uses(base, d, types)]
     body = _dumps(fhir.searchset(base, str(request.url), found))
@@ -248,7 +279,7 @@ def search_clinical_use_definitions(
 @router.get(
     "/ClinicalUseDefinition/{id}",
     response_class=FhirResponse,
-    response_model=FhirResource,
+    response_model=schemas.ClinicalUseDefinition,
     summary="Read a ClinicalUseDefinition",
     responses=_RESPONSES,
 )
@@ -276,7 +307,7 @@ def read_clinical_use_definition(
 @router.get(
     "/CodeSystem/{id}",
     response_class=FhirResponse,
-    response_model=FhirResource,
+    response_model=schemas.CodeSystem,
     summary="Read one of this server's CodeSystems",
     responses=_RESPONSES,
 )
@@ -290,13 +321,22 @@ def read_code_system(
     return _fhir_response(request, settings, _dumps(resource))
 
 
-_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"]
-
-
-@router.api_route("", methods=_ANY_METHOD, include_in_schema=False)
-@router.api_route("/{rest:path}", methods=_ANY_METHOD, include_in_schema=False)
 def unsupported(request: Request) -> Response:
-    """Anything else under /fhir: an OperationOutcome rather than a problem document."""
+    """Anything else under /fhir: an OperationOutcome rather than a problem document.
+
+    A plain Starlette route, so no parameter checks run first: a write to a FHIR path is a 405 with
+    `Allow` whatever its query, and an unknown path a 404.
+    """
     if request.method not in ("GET", "HEAD"):
-        raise FhirMethodNotAllowed(f"{request.method} is not supported: this FHIR server is read-only.")
-    raise FhirNotSupported(f"{request.url.path} is not supported by this server.")
+        response = outcome_response(
+            405, "not-supported", f"{request.method} is not supported: this FHIR server is read-only."
+        )
+        response.headers["Allow"] = _READ_METHODS
+        return response
+    return outcome_response(404, "not-supported", f"{request.url.path} is not supported by this server.")
+
+
+_ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+# Plain Starlette routes (full paths: a router's prefix is for its API routes only), after the reads.
+router.add_route(PREFIX, unsupported, methods=_ANY_METHOD, include_in_schema=False)
+router.add_route(PREFIX + "/{rest:path}", unsupported, methods=_ANY_METHOD, include_in_schema=False)

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import Depends, Header, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.auth.dependencies import authenticate
@@ -55,10 +57,16 @@ class Replay(Exception):
         self.headers = dict(record.response_headers or {})
 
 
-async def idempotent(
+@dataclass(frozen=True, slots=True)
+class IdempotentRequest:
+    """The client's key and a digest of what it asked (method, path, query, body)."""
+
+    key: str
+    digest: str
+
+
+async def idempotent_request(
     request: Request,
-    session: WriteSession,
-    principal: Annotated[Principal, Depends(authenticate)],
     key: Annotated[
         str | None,
         Header(
@@ -67,9 +75,10 @@ async def idempotent(
             "first response without acting twice; the same key with another body is refused (422).",
         ),
     ] = None,
-) -> None:
+) -> IdempotentRequest | None:
+    """The key and request digest; async only to read the body (no database work on the event loop)."""
     if key is None:
-        return
+        return None
     if not KEY_PATTERN.match(key):
         raise InvalidIdempotencyKey(
             "Idempotency-Key must be 1-200 visible ASCII characters.",
@@ -79,13 +88,30 @@ async def idempotent(
     digest = hashlib.sha256(
         b"\n".join([request.method.encode(), request.url.path.encode(), request.url.query.encode(), body])
     ).hexdigest()
+    return IdempotentRequest(key=key, digest=digest)
+
+
+def idempotent(
+    request: Request,
+    session: WriteSession,
+    principal: Annotated[Principal, Depends(authenticate)],
+    asked: Annotated[IdempotentRequest | None, Depends(idempotent_request)],
+) -> None:
+    """Claim the key, replay its stored response, or refuse a reuse.
+
+    A plain `def`, so FastAPI runs it in the thread pool: it waits for the write lock (SQLite) or for
+    another request's uncommitted row with the same key (PostgreSQL), and a wait on the event loop
+    would stall every request of the process, including the one holding what it waits for.
+    """
+    if asked is None:
+        return
     found = session.scalars(
         sa.select(IdempotencyRecord).where(
-            IdempotencyRecord.holder_key_id == principal.key_id, IdempotencyRecord.key == key
+            IdempotencyRecord.holder_key_id == principal.key_id, IdempotencyRecord.key == asked.key
         )
     ).one_or_none()
     if found is not None:
-        if found.request_hash != digest:
+        if found.request_hash != asked.digest:
             raise IdempotencyKeyReused(
                 "This Idempotency-Key was already used for a different request; use a new key.",
                 errors=[ProblemField(pointer="#/header/Idempotency-Key", detail="reused", code="reused")],
@@ -94,7 +120,7 @@ async def idempotent(
             raise IdempotencyInProgress("Retry once the first request with this key has finished.")
         raise Replay(found)
     record = IdempotencyRecord(
-        holder_key_id=principal.key_id, key=key, request_hash=digest, status="in_progress"
+        holder_key_id=principal.key_id, key=asked.key, request_hash=asked.digest, status="in_progress"
     )
     session.add(record)
     try:
@@ -154,6 +180,10 @@ class IdempotencyMiddleware:
             "response_body": b"".join(chunks).decode("utf-8", "replace"),
             "response_headers": headers,
         }
+        # In the thread pool: on SQLite this waits for the write lock, never on the event loop.
+        await run_in_threadpool(self._store, record_id, values)
+
+    def _store(self, record_id: int, values: dict[str, Any]) -> None:
         with self.db.write_engine.begin() as conn:
             # 0 rows when the request failed: its transaction (and the record) rolled back.
             conn.execute(

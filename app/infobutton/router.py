@@ -16,6 +16,7 @@ from app.core.db import utcnow
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import AppError, problem_responses
 from app.core.http import public_json
+from app.core.types import QUERY_TEXT_PATTERN
 from app.delivery.dependencies import Store
 from app.delivery.store import PublishedStore, strong_etag
 from app.fhir import service as code_search
@@ -93,7 +94,12 @@ def _accept_context_parameters() -> Any:
                 default=None,
                 annotation=Annotated[
                     str | None,
-                    Query(alias=name, max_length=500, description="Infobutton context: accepted, not used."),
+                    Query(
+                        alias=name,
+                        max_length=500,
+                        pattern=QUERY_TEXT_PATTERN,
+                        description="Infobutton context: accepted, not used.",
+                    ),
                 ],
             )
             for i, name in enumerate(CONTEXT_PARAMETERS)
@@ -150,7 +156,13 @@ def infobutton(
     store: Store,
     settings: SettingsDep,
     code: Annotated[
-        str | None, Query(alias="mainSearchCriteria.v.c", max_length=100, description="The drug's code.")
+        str | None,
+        Query(
+            alias="mainSearchCriteria.v.c",
+            max_length=100,
+            pattern=QUERY_TEXT_PATTERN,
+            description="The drug's code.",
+        ),
     ] = None,
     code_system: Annotated[
         str | None,
@@ -166,12 +178,18 @@ def infobutton(
         Query(
             alias="mainSearchCriteria.v.dn",
             max_length=500,
+            pattern=QUERY_TEXT_PATTERN,
             description="Display name, used when the code finds nothing (e.g. `Pomalyst 4 MG Oral Capsule`).",
         ),
     ] = None,
     original_text: Annotated[
         str | None,
-        Query(alias="mainSearchCriteria.v.ot", max_length=500, description="Original text; like `.dn`."),
+        Query(
+            alias="mainSearchCriteria.v.ot",
+            max_length=500,
+            pattern=QUERY_TEXT_PATTERN,
+            description="Original text; like `.dn`.",
+        ),
     ] = None,
     response_type: Annotated[
         Literal["text/xml", "application/json"],

@@ -12,7 +12,7 @@ from app.bundle.schemas import SupportResourceIn
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_slug, encode_cursor
 from app.core.types import SLUG_PATTERN
 from app.idempotency.service import Idempotent
 from app.resources import service
@@ -48,7 +48,7 @@ def list_resources(
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> AdminSupportResourcePage:
-    after = str(decode_cursor(cursor, kind="admin-resources")["after"]) if cursor else None
+    after = cursor_slug(cursor, kind="admin-resources", key="after") if cursor else None
     resources = service.list_resources(session, after_slug=after, limit=limit + 1)
     more = len(resources) > limit
     resources = resources[:limit]

@@ -14,7 +14,7 @@ from app.auth.dependencies import ContentReader, ContentWriter, Publisher
 from app.core.db import utcnow
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
 from app.core.types import SLUG_PATTERN, Name, ReadModel, WriteModel
 from app.drugs.models import Drug
 from app.drugs.schemas import DrugRead, drug_etag, drug_url
@@ -30,7 +30,6 @@ router = APIRouter(prefix="/drugs", tags=["admin: workflow and revisions"])
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The drug's slug.")]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The revision's number (1, 2, …).")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT}).")]
-Cursor = Annotated[str | None, Query(max_length=500, description="`next_cursor` of the previous page.")]
 Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
@@ -194,7 +193,7 @@ def list_revisions(
     drug = _drug_any(session, slug)
     query = sa.select(DrugRevision).where(DrugRevision.drug_id == drug.id)
     if cursor:
-        query = query.where(DrugRevision.number < int(decode_cursor(cursor, kind="revisions")["before"]))
+        query = query.where(DrugRevision.number < cursor_id(cursor, kind="revisions", key="before"))
     rows = list(session.scalars(query.order_by(DrugRevision.number.desc()).limit(limit + 1)))
     live_id = publishing.live_revision_id(session, drug.id)
     more = len(rows) > limit

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
@@ -20,7 +21,9 @@ JSONLD_MEDIA_TYPE = "application/ld+json"
 router = APIRouter(prefix="/api/v1", tags=["delivery"])
 
 
-class JsonLdResponse(Response):
+class JsonLdResponse(JSONResponse):
+    """JSON-LD; a `JSONResponse` so that the OpenAPI shows the response model as its body."""
+
     media_type = JSONLD_MEDIA_TYPE
 
 

@@ -10,11 +10,11 @@ from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, bad_cursor, decode_cursor, encode_cursor
-from app.core.types import SLUG_PATTERN
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, bad_cursor, decode_cursor, encode_cursor
+from app.core.types import QUERY_TEXT_PATTERN, SLUG_PATTERN
 from app.delivery.dependencies import Locale
 from app.delivery.render import drug_link
-from app.delivery.responses import page_response, parse_list
+from app.delivery.responses import list_pattern, page_response, parse_list
 from app.search import schemas
 from app.search import service as search_service
 from app.search.models import SEARCH_TYPES
@@ -51,6 +51,7 @@ def search(
         Query(
             min_length=1,
             max_length=MAX_QUERY_LENGTH,
+            pattern=QUERY_TEXT_PATTERN,
             description="What to look for. Words are stemmed (`constipated` finds constipation) and must "
             'all match; `"quoted words"` match as a phrase; the last word, or one ending in `*`, matches '
             "as a prefix (type-ahead). Operators and punctuation are ignored.",
@@ -58,7 +59,11 @@ def search(
     ],
     type: Annotated[
         str | None,
-        Query(max_length=300, description=f"Comma-separated hit types: {', '.join(SEARCH_TYPES)}."),
+        Query(
+            max_length=300,
+            json_schema_extra={"pattern": list_pattern(SEARCH_TYPES)},
+            description=f"Comma-separated hit types: {', '.join(SEARCH_TYPES)}.",
+        ),
     ] = None,
     drug: Annotated[
         str | None, Query(pattern=SLUG_PATTERN, max_length=100, description="Only hits of this drug (slug).")
@@ -66,9 +71,7 @@ def search(
     limit: Annotated[
         int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT}).")
     ] = DEFAULT_LIMIT,
-    cursor: Annotated[
-        str | None, Query(max_length=500, description="`next_cursor` of the previous page.")
-    ] = None,
+    cursor: Cursor = None,
 ) -> Response:
     """One ranked search over every published item, in the negotiated locale (per-item fallback)."""
     types = parse_list(type, SEARCH_TYPES, "type")

@@ -14,7 +14,7 @@ from app.auth.dependencies import KeyManager
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
-from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, decode_cursor, encode_cursor
+from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
 from app.webhooks import service
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.schemas import (
@@ -31,7 +31,7 @@ from app.webhooks.schemas import (
 
 router = APIRouter(prefix="/webhooks", tags=["admin: webhooks"])
 
-WebhookId = Annotated[int, Path(ge=1, le=2**53, description="The webhook's id.")]
+WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The webhook's id.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
 CREATE_PROBLEMS = problem_responses(401, 403, 413, 422, 503)
@@ -48,7 +48,7 @@ def list_webhooks(
     _: KeyManager, session: ReadSession, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> WebhookPage:
     """Every registered endpoint, oldest first (secrets are never shown)."""
-    after = int(decode_cursor(cursor, kind="webhooks")["after"]) if cursor else None
+    after = cursor_id(cursor, kind="webhooks", key="after") if cursor else None
     endpoints = service.list_endpoints(session, after_id=after, limit=limit + 1)
     more = len(endpoints) > limit
     endpoints = endpoints[:limit]
@@ -138,7 +138,7 @@ def list_deliveries(
     cursor: Cursor = None,
 ) -> DeliveryPage:
     """Deliveries to this endpoint, newest first: status, attempts, last response code or error."""
-    before = int(decode_cursor(cursor, kind="webhook-deliveries")["before"]) if cursor else None
+    before = cursor_id(cursor, kind="webhook-deliveries", key="before") if cursor else None
     endpoint = service.get_endpoint(session, webhook_id)
     deliveries = service.list_deliveries(session, endpoint, before_id=before, limit=limit + 1)
     more = len(deliveries) > limit

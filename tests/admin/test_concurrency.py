@@ -145,3 +145,33 @@ def test_a_write_that_cannot_get_the_lock_is_503_not_500(
         assert reads_still_work.status_code == 200
         retried = admin.post("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
         assert retried.status_code == 201, retried.text
+
+
+def test_racing_idempotent_creates_wait_for_each_other(admin: Admin, settings: Settings) -> None:
+    """Writers with an `Idempotency-Key` queue for the lock; none fails with 503 or hangs.
+
+    The key is checked against the database before the handler runs; done on the event loop, one
+    request waiting for the lock (SQLite) or for another's uncommitted key (PostgreSQL) stalled
+    every request of the process, including the one holding what it waited for.
+    """
+    admin.get("/drugs", role="editor")  # the key's first use is recorded before the race
+
+    distinct = race(
+        8,
+        lambda i: admin.post(
+            "/drugs", {"slug": f"testdrug-k{i}", "name": f"K {i}"}, headers={"Idempotency-Key": f"k-{i}"}
+        ),
+    )
+    same = race(
+        8,
+        lambda i: admin.post(
+            "/drugs", {"slug": "testdrug-same", "name": "Same"}, headers={"Idempotency-Key": "same"}
+        ),
+    )
+
+    assert [r.status_code for r in distinct] == [201] * 8, [r.text for r in distinct]
+    statuses = Counter(r.status_code for r in same)
+    # One creates; the others either see it in progress (409) or get its response replayed (201).
+    assert set(statuses) <= {201, 409} and statuses[201] >= 1, [r.text for r in same]
+    assert sum(r.headers.get("Idempotent-Replayed") != "true" for r in same if r.status_code == 201) == 1
+    assert count_rows(settings, "drug") == 9

@@ -98,11 +98,25 @@ def test_feed_is_revalidated_every_time(client: TestClient, settings: Settings) 
 
 
 @pytest.mark.parametrize(
+    "since", ["", "0", "2026-01-31", "2026-01-31t12:00:00.123456789z", "0001-01-01T00:00:00+23:59"]
+)
+def test_every_documented_since_is_accepted(public_client: TestClient, since: str) -> None:
+    """A cursor, an RFC 3339 timestamp (any offset, even one before year 1 in UTC) or a date."""
+    response = public_client.get("/api/v1/changes", params={"since": since})
+
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
     ("params", "status"),
     [
         ({"since": "yesterday"}, 422),
         ({"since": "-5"}, 422),
         ({"since": "9" * 30}, 422),
+        ({"since": "²"}, 422),  # a digit to str.isdigit(), not to int()
+        ({"since": "0.5"}, 422),
+        ({"since": "2026-02-30"}, 422),
+        ({"since": "2026-01-31T12:00:00"}, 422),  # RFC 3339 needs the offset
         ({"limit": 0}, 422),
         ({"limit": 101}, 422),
         ({"from": "1"}, 400),

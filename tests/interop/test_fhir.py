@@ -9,6 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from fhir.resources import get_fhir_model_class
 
+from tests.helpers import assert_documented
 from tests.interop.bundles import CODED_SLUG, CODES
 
 ATC = "http://www.whocc.no/atc"
@@ -235,15 +236,48 @@ def test_coded_drug_clinical_uses_map_both_kinds(interop_client: TestClient) -> 
         ("GET", "/fhir", 404, "not-supported"),
         ("POST", "/fhir/MedicationKnowledge", 405, "not-supported"),
         ("DELETE", "/fhir/MedicationKnowledge/pomalidomide", 405, "not-supported"),
+        # The method is refused before the query is looked at (no 406 for `_format`, no 400).
+        ("PUT", "/fhir/metadata?_format=xml", 405, "not-supported"),
+        ("PATCH", "/fhir/CodeSystem/indication-status?_pretty=true&colour=red", 405, "not-supported"),
+        ("OPTIONS", "/fhir/metadata", 405, "not-supported"),
     ],
 )
 def test_fhir_errors_are_operation_outcomes(
     interop_client: TestClient, method: str, path: str, status: int, issue: str
 ) -> None:
-    _outcome(interop_client.request(method, path), status, issue)
+    response = interop_client.request(method, path)
+
+    _outcome(response, status, issue)
+    if status == 405:
+        assert response.headers["allow"] == "GET, HEAD"
 
 
-@pytest.mark.parametrize("fmt", ["json", "application/fhir+json", "application/json"])
+@pytest.mark.parametrize(
+    ("template", "path", "status"),
+    [
+        ("/fhir/metadata", "/fhir/metadata", 200),
+        ("/fhir/MedicationKnowledge", "/fhir/MedicationKnowledge", 200),
+        ("/fhir/MedicationKnowledge", "/fhir/MedicationKnowledge?code=nothing", 200),
+        ("/fhir/MedicationKnowledge/{id}", "/fhir/MedicationKnowledge/pomalidomide", 200),
+        ("/fhir/MedicationKnowledge/{id}", "/fhir/MedicationKnowledge/no-such-drug", 404),
+        ("/fhir/ClinicalUseDefinition", f"/fhir/ClinicalUseDefinition?subject={CODED_SLUG}", 200),
+        ("/fhir/ClinicalUseDefinition/{id}", "/fhir/ClinicalUseDefinition/pomalidomide-indication-1", 200),
+        ("/fhir/CodeSystem/{id}", "/fhir/CodeSystem/side-effect-seriousness", 200),
+        ("/fhir/metadata", "/fhir/metadata?_format=xml", 406),
+    ],
+)
+def test_fhir_answers_match_their_openapi_schemas(
+    interop_client: TestClient, template: str, path: str, status: int
+) -> None:
+    response = interop_client.get(path)
+
+    assert response.status_code == status, response.text
+    assert_documented(interop_client, template, response)
+
+
+@pytest.mark.parametrize(
+    "fmt", ["json", "application/fhir+json", "application/json", "application/fhir+json; fhirVersion=5.0"]
+)
 def test_json_formats_are_accepted(public_client: TestClient, fmt: str) -> None:
     _fhir(public_client.get("/fhir/metadata", params={"_format": fmt}))
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pyld import jsonld
 
-from tests.helpers import assert_problem
+from tests.helpers import assert_documented, assert_problem
 from tests.interop.bundles import CODED_SLUG, CODES
 from tests.interop.html import parse
 
@@ -172,3 +172,15 @@ def test_jsonld_of_what_is_not_published_is_a_problem(
     interop_client: TestClient, slug: str, status: int
 ) -> None:
     assert_problem(interop_client.get(f"/api/v1/drugs/{slug}/jsonld"), status)
+
+
+@pytest.mark.parametrize(
+    ("slug", "status"), [("pomalidomide", 200), (CODED_SLUG, 200), ("no-such-drug", 404)]
+)
+def test_jsonld_answers_match_their_openapi_schemas(
+    interop_client: TestClient, slug: str, status: int
+) -> None:
+    response = interop_client.get(f"/api/v1/drugs/{slug}/jsonld")
+
+    assert response.status_code == status, response.text
+    assert_documented(interop_client, "/api/v1/drugs/{slug}/jsonld", response)

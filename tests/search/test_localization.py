@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 import pytest
 from fastapi.testclient import TestClient
 
 from app.bundle.service import BundleInvalid, parse_bundle
 from app.core.db import Database, session_scope
-from app.core.locale import fallback_chain, negotiate, normalize_tag, parse_accept_language
+from app.core.locale import LOCALE_SCHEMA, fallback_chain, negotiate, normalize_tag, parse_accept_language
 from app.drugs import service as drug_service
 from app.drugs.service import PartNotFound, TranslationInvalid
 from app.publishing import service as publishing
@@ -39,10 +40,16 @@ from tests.search.corpus import bundle, import_corpus
         ("x-private", None),
         ("en-US;q=1", None),
         ("a" * 36, None),
+        (" en", None),
+        ("en\n", None),
+        ("\u212an", None),  # KELVIN SIGN, a `k` to a case-insensitive Python regex
     ],
 )
 def test_language_tags_are_checked_and_canonical(tag: str, canonical: str | None) -> None:
+    documented = jsonschema_rs.validator_for({"type": "string", **LOCALE_SCHEMA})
+
     assert normalize_tag(tag) == canonical
+    assert documented.is_valid(tag) == (canonical is not None), "the OpenAPI says what is accepted"
 
 
 @pytest.mark.parametrize(

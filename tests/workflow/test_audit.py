@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from app.core.config import Settings
 from app.core.db import make_null_pool_engine
+from app.core.pagination import encode_cursor
 from tests.admin.conftest import Admin
 from tests.helpers import assert_problem
 from tests.workflow.conftest import publish
@@ -77,6 +78,26 @@ def test_filters_and_pagination(admin: Admin, drug: dict[str, Any]) -> None:
     rest = admin.get(f"/audit-log?limit=2&cursor={page['next_cursor']}", role="publisher").json()
     assert [e["id"] for e in page["items"] + rest["items"]] == [e["id"] for e in audit(admin)]
     assert rest["next_cursor"] is None
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [
+        ("?until=0.5", 422),  # a number is not a timestamp
+        ("?since=2026-01-31", 422),
+        ("?since=2026-01-31T12:00:00", 422),
+        ("?since=0001-01-01T00:00:00%2B01:00", 200),
+        ("?actor=%C2%B2", 200),  # `²`: a digit to str.isdigit(), not a key id
+        ("?actor=99999999999999999999", 200),
+        ("?cursor=" + encode_cursor({"k": "audit", "after": "x"}), 404),
+        ("?cursor=" + encode_cursor({"k": "audit", "after": 2**63}), 404),
+        ("?cursor=" + encode_cursor({"k": "audit"}), 404),
+    ],
+)
+def test_audit_filters_take_what_the_openapi_says(admin: Admin, query: str, status: int) -> None:
+    response = admin.get(f"/audit-log{query}", role="publisher")
+
+    assert response.status_code == status, response.text
 
 
 @pytest.mark.parametrize("role", ["viewer", "editor"])
