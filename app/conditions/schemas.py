@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.conditions.models import Condition
 from app.core.concurrency import row_etag
@@ -23,8 +24,8 @@ def condition_etag(condition: Condition) -> str:
 
 
 class ConditionUpdate(WriteModel):
-    slug: Slug | None = None
-    name: Name | None = None
+    slug: Slug | SkipJsonSchema[None] = None
+    name: Name | SkipJsonSchema[None] = None
     description: Markdown | None = None
 
     _required = field_validator("slug", "name")(not_null)

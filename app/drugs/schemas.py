@@ -10,8 +10,10 @@ write schemas forbid unknown fields, so trying to set them is a 422 naming the f
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import Field, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.bundle.schemas import (
     ComponentIn,
@@ -35,6 +37,7 @@ from app.core.types import (
     Tag,
     Title,
     WriteModel,
+    constrained_keys,
     not_null,
 )
 from app.drugs.models import (
@@ -82,7 +85,10 @@ class DrugCreate(WriteModel):
     drug_class: Name | None = None
     summary: ShortText | None = None
     codes: dict[CodeSystem, CodeValue] = Field(
-        default_factory=dict, max_length=20, description='Code system → code, e.g. `{"atc": "L04AX06"}`.'
+        default_factory=dict,
+        max_length=20,
+        description='Code system → code, e.g. `{"atc": "L04AX06"}`.',
+        json_schema_extra=constrained_keys,
     )
     disclaimer: Markdown | None = None
     sources: list[SourceIn] = Field(default_factory=list, max_length=50)
@@ -93,14 +99,17 @@ class DrugCreate(WriteModel):
 class DrugUpdate(WriteModel):
     """Fields to change; omitted fields stay as they are. `codes` and `sources` are replaced whole."""
 
-    slug: Slug | None = None
-    name: Name | None = None
-    brand_names: list[Name] | None = Field(default=None, max_length=30)
+    slug: Slug | SkipJsonSchema[None] = None
+    name: Name | SkipJsonSchema[None] = None
+    brand_names: Annotated[list[Name], Field(max_length=30)] | SkipJsonSchema[None] = None
     drug_class: Name | None = None
     summary: ShortText | None = None
-    codes: dict[CodeSystem, CodeValue] | None = Field(default=None, max_length=20)
+    codes: (
+        Annotated[dict[CodeSystem, CodeValue], Field(max_length=20, json_schema_extra=constrained_keys)]
+        | SkipJsonSchema[None]
+    ) = None
     disclaimer: Markdown | None = None
-    sources: list[SourceIn] | None = Field(default=None, max_length=50)
+    sources: Annotated[list[SourceIn], Field(max_length=50)] | SkipJsonSchema[None] = None
 
     _systems = field_validator("codes")(_lowercase_systems)
     _required = field_validator("slug", "name", "brand_names", "codes", "sources")(not_null)
@@ -434,26 +443,26 @@ def drug_etag(drug: Drug) -> str:
 
 
 class SectionUpdate(WriteModel):
-    key: Slug | None = None
-    title: Title | None = None
-    body: Markdown | None = None
+    key: Slug | SkipJsonSchema[None] = None
+    title: Title | SkipJsonSchema[None] = None
+    body: Markdown | SkipJsonSchema[None] = None
 
     _required = field_validator("key", "title", "body")(not_null)
 
 
 class FaqUpdate(WriteModel):
-    question: Question | None = None
-    answer: Markdown | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=20)
+    question: Question | SkipJsonSchema[None] = None
+    answer: Markdown | SkipJsonSchema[None] = None
+    tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
 
     _required = field_validator("question", "answer", "tags")(not_null)
 
 
 class SideEffectUpdate(WriteModel):
-    name: Name | None = None
-    seriousness: Seriousness | None = None
+    name: Name | SkipJsonSchema[None] = None
+    seriousness: Seriousness | SkipJsonSchema[None] = None
     description: Markdown | None = None
-    management_tips: list[ShortText] | None = Field(default=None, max_length=30)
+    management_tips: Annotated[list[ShortText], Field(max_length=30)] | SkipJsonSchema[None] = None
     urgency: Urgency | None = None
     when_to_contact_care_team: ShortText | None = None
 
@@ -461,25 +470,25 @@ class SideEffectUpdate(WriteModel):
 
 
 class MonitoringUpdate(WriteModel):
-    name: Name | None = None
-    purpose: ShortText | None = None
+    name: Name | SkipJsonSchema[None] = None
+    purpose: ShortText | SkipJsonSchema[None] = None
     frequency: ShortText | None = None
 
     _required = field_validator("name", "purpose")(not_null)
 
 
 class IndicationUpdate(WriteModel):
-    condition: Slug | None = None
-    status: IndicationStatus | None = None
+    condition: Slug | SkipJsonSchema[None] = None
+    status: IndicationStatus | SkipJsonSchema[None] = None
     notes: ShortText | None = None
 
     _required = field_validator("condition", "status")(not_null)
 
 
 class CombinationUpdate(WriteModel):
-    name: Title | None = None
-    components: list[ComponentIn] | None = Field(
-        default=None, min_length=1, max_length=10, description="Replaces the components as a whole."
+    name: Title | SkipJsonSchema[None] = None
+    components: Annotated[list[ComponentIn], Field(min_length=1, max_length=10)] | SkipJsonSchema[None] = (
+        Field(default=None, description="Replaces the components as a whole.")
     )
     rationale: Markdown | None = None
     notes: Markdown | None = None
@@ -488,9 +497,11 @@ class CombinationUpdate(WriteModel):
 
 
 class StoryUpdate(WriteModel):
-    title: Title | None = None
-    person: PersonIn | None = Field(default=None, description="Replaces the person as a whole.")
-    body: Markdown | None = None
+    title: Title | SkipJsonSchema[None] = None
+    person: PersonIn | SkipJsonSchema[None] = Field(
+        default=None, description="Replaces the person as a whole."
+    )
+    body: Markdown | SkipJsonSchema[None] = None
 
     _required = field_validator("title", "person", "body")(not_null)
 
