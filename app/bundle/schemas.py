@@ -346,11 +346,11 @@ ResourceUrl = Annotated[
     ),
 ]
 Phone = Annotated[str, StringConstraints(max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")]
+# No whitespace or control characters (C0 and C1) around the `@` and `.`: spelled out, since `\s`
+# means different things to the regex engines that read this pattern.
+_EMAIL_PART = r"[^@\x00-\x20\x7f-\x9f]+"
 Email = Annotated[
-    str,
-    StringConstraints(
-        max_length=320, pattern=r"^[^@\s\x00-\x1f\x7f]+@[^@\s\x00-\x1f\x7f]+\.[^@\s\x00-\x1f\x7f]+$"
-    ),
+    str, StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")
 ]
 
 
