@@ -22,11 +22,11 @@ from pydantic import (
     model_serializer,
     model_validator,
 )
-from pydantic.json_schema import SkipJsonSchema
 
 from app.core.locale import LOCALE_SCHEMA, MAX_TAG_LENGTH, normalize_tag
 from app.core.types import (
     CONTROL_CHARACTERS,
+    NOT_NULL,
     CodeSystem,
     CodeValue,
     Markdown,
@@ -140,59 +140,59 @@ def translations_field() -> Any:
 
 
 class DrugTranslation(TranslationModel):
-    name: Name | SkipJsonSchema[None] = None
-    brand_names: Annotated[list[Name], Field(max_length=30)] | SkipJsonSchema[None] = None
-    drug_class: Name | SkipJsonSchema[None] = None
-    summary: ShortText | SkipJsonSchema[None] = None
-    disclaimer: Markdown | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    brand_names: Annotated[Annotated[list[Name], Field(max_length=30)] | None, NOT_NULL] = None
+    drug_class: Annotated[Name | None, NOT_NULL] = None
+    summary: Annotated[ShortText | None, NOT_NULL] = None
+    disclaimer: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class SectionTranslation(TranslationModel):
-    title: Title | SkipJsonSchema[None] = None
-    body: Markdown | SkipJsonSchema[None] = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class FaqTranslation(TranslationModel):
-    question: Question | SkipJsonSchema[None] = None
-    answer: Markdown | SkipJsonSchema[None] = None
+    question: Annotated[Question | None, NOT_NULL] = None
+    answer: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class SideEffectTranslation(TranslationModel):
-    name: Name | SkipJsonSchema[None] = None
-    description: Markdown | SkipJsonSchema[None] = None
-    management_tips: Annotated[list[ShortText], Field(max_length=30)] | SkipJsonSchema[None] = None
-    when_to_contact_care_team: ShortText | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    description: Annotated[Markdown | None, NOT_NULL] = None
+    management_tips: Annotated[Annotated[list[ShortText], Field(max_length=30)] | None, NOT_NULL] = None
+    when_to_contact_care_team: Annotated[ShortText | None, NOT_NULL] = None
 
 
 class MonitoringTranslation(TranslationModel):
-    name: Name | SkipJsonSchema[None] = None
-    purpose: ShortText | SkipJsonSchema[None] = None
-    frequency: ShortText | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    purpose: Annotated[ShortText | None, NOT_NULL] = None
+    frequency: Annotated[ShortText | None, NOT_NULL] = None
 
 
 class IndicationTranslation(TranslationModel):
-    notes: ShortText | SkipJsonSchema[None] = None
+    notes: Annotated[ShortText | None, NOT_NULL] = None
 
 
 class CombinationTranslation(TranslationModel):
-    name: Title | SkipJsonSchema[None] = None
-    rationale: Markdown | SkipJsonSchema[None] = None
-    notes: Markdown | SkipJsonSchema[None] = None
+    name: Annotated[Title | None, NOT_NULL] = None
+    rationale: Annotated[Markdown | None, NOT_NULL] = None
+    notes: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class StoryTranslation(TranslationModel):
-    title: Title | SkipJsonSchema[None] = None
-    body: Markdown | SkipJsonSchema[None] = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class ConditionTranslation(TranslationModel):
-    name: Name | SkipJsonSchema[None] = None
-    description: Markdown | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    description: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class SupportResourceTranslation(TranslationModel):
-    title: Title | SkipJsonSchema[None] = None
-    description: Markdown | SkipJsonSchema[None] = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    description: Annotated[Markdown | None, NOT_NULL] = None
 
 
 TRANSLATION_MODELS: dict[str, type[TranslationModel]] = {

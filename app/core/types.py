@@ -68,6 +68,19 @@ class WriteModel(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _no_null(schema: dict[str, Any]) -> None:
+    """`anyOf: [X, {type: null}]` → X: the field may be left out, but null is refused (`not_null`)."""
+    branches = [b for b in schema.get("anyOf", ()) if b.get("type") != "null"]
+    if len(branches) == 1 and len(schema["anyOf"]) == 2:
+        del schema["anyOf"]
+        schema.update({k: v for k, v in branches[0].items() if k not in schema})
+
+
+# On an optional field of an update schema whose value may be left out but not sent as null. (Not
+# `SkipJsonSchema[None]`: that makes a union, and every error pointer would name its branches.)
+NOT_NULL = Field(json_schema_extra=_no_null)
+
+
 def constrained_keys(schema: dict[str, Any]) -> None:
     """`json_schema_extra` of a dict field whose keys have a pattern: document it as `propertyNames`.
 

@@ -13,7 +13,6 @@ import datetime as dt
 from typing import Annotated
 
 from pydantic import Field, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from app.bundle.schemas import (
     ComponentIn,
@@ -26,6 +25,7 @@ from app.bundle.schemas import (
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
 from app.core.types import (
+    NOT_NULL,
     CodeSystem,
     CodeValue,
     Markdown,
@@ -99,17 +99,18 @@ class DrugCreate(WriteModel):
 class DrugUpdate(WriteModel):
     """Fields to change; omitted fields stay as they are. `codes` and `sources` are replaced whole."""
 
-    slug: Slug | SkipJsonSchema[None] = None
-    name: Name | SkipJsonSchema[None] = None
-    brand_names: Annotated[list[Name], Field(max_length=30)] | SkipJsonSchema[None] = None
+    slug: Annotated[Slug | None, NOT_NULL] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    brand_names: Annotated[Annotated[list[Name], Field(max_length=30)] | None, NOT_NULL] = None
     drug_class: Name | None = None
     summary: ShortText | None = None
-    codes: (
+    codes: Annotated[
         Annotated[dict[CodeSystem, CodeValue], Field(max_length=20, json_schema_extra=constrained_keys)]
-        | SkipJsonSchema[None]
-    ) = None
+        | None,
+        NOT_NULL,
+    ] = None
     disclaimer: Markdown | None = None
-    sources: Annotated[list[SourceIn], Field(max_length=50)] | SkipJsonSchema[None] = None
+    sources: Annotated[Annotated[list[SourceIn], Field(max_length=50)] | None, NOT_NULL] = None
 
     _systems = field_validator("codes")(_lowercase_systems)
     _required = field_validator("slug", "name", "brand_names", "codes", "sources")(not_null)
@@ -443,26 +444,26 @@ def drug_etag(drug: Drug) -> str:
 
 
 class SectionUpdate(WriteModel):
-    key: Slug | SkipJsonSchema[None] = None
-    title: Title | SkipJsonSchema[None] = None
-    body: Markdown | SkipJsonSchema[None] = None
+    key: Annotated[Slug | None, NOT_NULL] = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
     _required = field_validator("key", "title", "body")(not_null)
 
 
 class FaqUpdate(WriteModel):
-    question: Question | SkipJsonSchema[None] = None
-    answer: Markdown | SkipJsonSchema[None] = None
-    tags: Annotated[list[Tag], Field(max_length=20)] | SkipJsonSchema[None] = None
+    question: Annotated[Question | None, NOT_NULL] = None
+    answer: Annotated[Markdown | None, NOT_NULL] = None
+    tags: Annotated[Annotated[list[Tag], Field(max_length=20)] | None, NOT_NULL] = None
 
     _required = field_validator("question", "answer", "tags")(not_null)
 
 
 class SideEffectUpdate(WriteModel):
-    name: Name | SkipJsonSchema[None] = None
-    seriousness: Seriousness | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    seriousness: Annotated[Seriousness | None, NOT_NULL] = None
     description: Markdown | None = None
-    management_tips: Annotated[list[ShortText], Field(max_length=30)] | SkipJsonSchema[None] = None
+    management_tips: Annotated[Annotated[list[ShortText], Field(max_length=30)] | None, NOT_NULL] = None
     urgency: Urgency | None = None
     when_to_contact_care_team: ShortText | None = None
 
@@ -470,26 +471,26 @@ class SideEffectUpdate(WriteModel):
 
 
 class MonitoringUpdate(WriteModel):
-    name: Name | SkipJsonSchema[None] = None
-    purpose: ShortText | SkipJsonSchema[None] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    purpose: Annotated[ShortText | None, NOT_NULL] = None
     frequency: ShortText | None = None
 
     _required = field_validator("name", "purpose")(not_null)
 
 
 class IndicationUpdate(WriteModel):
-    condition: Slug | SkipJsonSchema[None] = None
-    status: IndicationStatus | SkipJsonSchema[None] = None
+    condition: Annotated[Slug | None, NOT_NULL] = None
+    status: Annotated[IndicationStatus | None, NOT_NULL] = None
     notes: ShortText | None = None
 
     _required = field_validator("condition", "status")(not_null)
 
 
 class CombinationUpdate(WriteModel):
-    name: Title | SkipJsonSchema[None] = None
-    components: Annotated[list[ComponentIn], Field(min_length=1, max_length=10)] | SkipJsonSchema[None] = (
-        Field(default=None, description="Replaces the components as a whole.")
-    )
+    name: Annotated[Title | None, NOT_NULL] = None
+    components: Annotated[
+        Annotated[list[ComponentIn], Field(min_length=1, max_length=10)] | None, NOT_NULL
+    ] = Field(default=None, description="Replaces the components as a whole.")
     rationale: Markdown | None = None
     notes: Markdown | None = None
 
@@ -497,11 +498,11 @@ class CombinationUpdate(WriteModel):
 
 
 class StoryUpdate(WriteModel):
-    title: Title | SkipJsonSchema[None] = None
-    person: PersonIn | SkipJsonSchema[None] = Field(
+    title: Annotated[Title | None, NOT_NULL] = None
+    person: Annotated[PersonIn | None, NOT_NULL] = Field(
         default=None, description="Replaces the person as a whole."
     )
-    body: Markdown | SkipJsonSchema[None] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
     _required = field_validator("title", "person", "body")(not_null)
 

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import ConfigDict, Field
-from pydantic.json_schema import SkipJsonSchema
 from sqlalchemy.orm import Session
 
 from app.auth.dependencies import ContentReader, ContentWriter, Publisher
@@ -16,7 +15,7 @@ from app.core.db import utcnow
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
-from app.core.types import SLUG_PATTERN, Name, ReadModel, Reason, WriteModel
+from app.core.types import NOT_NULL, SLUG_PATTERN, Name, ReadModel, Reason, WriteModel
 from app.drugs.models import Drug
 from app.drugs.schemas import DrugRead, drug_etag, drug_url
 from app.drugs.service import DrugNotFound
@@ -49,10 +48,10 @@ class PublishIn(WriteModel):
         extra="forbid", str_strip_whitespace=True, json_schema_extra=_required_by_the_gate
     )
 
-    reviewed_by: Name | SkipJsonSchema[None] = Field(
+    reviewed_by: Annotated[Name | None, NOT_NULL] = Field(
         default=None, description="Who clinically reviewed this version."
     )
-    next_review_due: dt.date | SkipJsonSchema[None] = Field(
+    next_review_due: Annotated[dt.date | None, NOT_NULL] = Field(
         default=None, description="When it must be reviewed again (after today)."
     )
     reason: Reason = Field(description="What changed and why (kept on the revision).")

@@ -6,10 +6,9 @@ import datetime as dt
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, field_validator
-from pydantic.json_schema import SkipJsonSchema
 
 from app.core.concurrency import row_etag
-from app.core.types import ReadModel, ShortText, WriteModel, not_null
+from app.core.types import NOT_NULL, ReadModel, ShortText, WriteModel, not_null
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 ADMIN_WEBHOOKS = "/api/v1/admin/webhooks"
@@ -57,10 +56,10 @@ class WebhookCreate(WriteModel):
 
 
 class WebhookUpdate(WriteModel):
-    url: WebhookUrl | SkipJsonSchema[None] = None
-    events: EventList | SkipJsonSchema[None] = None
+    url: Annotated[WebhookUrl | None, NOT_NULL] = None
+    events: Annotated[EventList | None, NOT_NULL] = None
     description: Description | None = None
-    active: bool | SkipJsonSchema[None] = None
+    active: Annotated[bool | None, NOT_NULL] = None
 
     _required = field_validator("url", "events", "active")(not_null)
 
