@@ -18,6 +18,7 @@ from app.admin.router import include_admin_routers
 from app.auth.redaction import install_log_redaction
 from app.changes.router import router as changes_router
 from app.core.cache_metrics import cache_registry
+from app.core.concurrency import document_required_if_match
 from app.core.config import ADMIN_PREFIX, Settings, get_settings
 from app.core.db import Database
 from app.core.errors import install_error_handlers, problem_responses
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.webhook_worker = webhooks
 
     install_error_handlers(app)
+    document_required_if_match(app)
     app.add_exception_handler(Replay, replay_response)
     # Innermost, so answers from the response cache (outside it) never wait for a slot.
     app.add_middleware(ThreadSlotsMiddleware)

@@ -124,3 +124,21 @@ def test_every_string_query_parameter_says_what_it_accepts(public_client: TestCl
                         # The pattern (an anchored ECMA-262 regex) refuses a control character anywhere.
                         for value in ("\x01", "a\x1f", "\x7fa"):
                             assert not validator({"pattern": branch["pattern"]}).is_valid(value), where
+
+
+@pytest.mark.parametrize(
+    "value", ["a", " a ", "a\tb\nc", "", " ", "\t\n", "\u3000", "\u00a0x\u00a0", "\x85", "a\x01", "\x7f", "é"]
+)
+def test_write_text_is_documented_as_validated(value: str) -> None:
+    """The OpenAPI of write text (not blank, no control characters) accepts what the app accepts."""
+    from app.conditions.schemas import ConditionUpdate
+    from app.core.types import TEXT_SCHEMA
+
+    documented = jsonschema_rs.validator_for({"type": "string", "minLength": 1, **TEXT_SCHEMA})
+    try:
+        ConditionUpdate(name=value)
+        accepted = True
+    except ValueError:
+        accepted = False
+
+    assert documented.is_valid(value) == accepted, repr(value)

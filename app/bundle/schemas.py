@@ -12,17 +12,21 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    ConfigDict,
     Field,
     HttpUrl,
     SerializerFunctionWrapHandler,
     StringConstraints,
+    WithJsonSchema,
     field_validator,
     model_serializer,
     model_validator,
 )
 
-from app.core.locale import MAX_TAG_LENGTH, normalize_tag
+from app.core.locale import LOCALE_SCHEMA, MAX_TAG_LENGTH, normalize_tag
 from app.core.types import (
+    CONTROL_CHARACTERS,
+    NOT_NULL,
     CodeSystem,
     CodeValue,
     Markdown,
@@ -33,6 +37,7 @@ from app.core.types import (
     Tag,
     Title,
     WriteModel,
+    constrained_keys,
 )
 
 DrugStatus = Literal["draft", "in_review", "published", "archived"]
@@ -42,6 +47,22 @@ IndicationStatus = Literal["approved", "investigational"]
 ResourceCategory = Literal["support-group", "financial-assistance", "educational", "nutrition", "other"]
 
 MAX_LOCALES = 50
+# A drug's links to support resources live under `.../support-resources/{slug}`, next to
+# `.../support-resources/order`: a resource may not take that name.
+RESERVED_RESOURCE_SLUGS = ("order",)
+
+
+def _not_reserved(slug: str) -> str:
+    if slug in RESERVED_RESOURCE_SLUGS:
+        raise ValueError(f"{slug!r} is reserved (a drug's `/support-resources/{slug}` is another URL)")
+    return slug
+
+
+ResourceSlug = Annotated[
+    Slug,
+    AfterValidator(_not_reserved),
+    Field(json_schema_extra={"not": {"enum": list(RESERVED_RESOURCE_SLUGS)}}),
+]
 
 
 def _canonical_tag(tag: str) -> str:
@@ -52,7 +73,10 @@ def _canonical_tag(tag: str) -> str:
 
 
 LocaleTag = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH), AfterValidator(_canonical_tag)
+    str,
+    StringConstraints(min_length=1, max_length=MAX_TAG_LENGTH),
+    AfterValidator(_canonical_tag),
+    Field(json_schema_extra=LOCALE_SCHEMA),
 ]
 
 
@@ -70,7 +94,23 @@ def _unique_tags(value: Any) -> Any:
 
 
 class TranslationModel(WriteModel):
-    """The translatable text fields of one item in one locale; fields left out fall back to the default."""
+    """The translatable text fields of one item in one locale; fields left out fall back to the default.
+
+    At least one field, and no nulls (leave a field out instead): the OpenAPI says both.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra={"minProperties": 1}
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            nulls = sorted(str(k) for k, v in data.items() if v is None)
+            if nulls:
+                raise ValueError(f"null is not a translation ({', '.join(nulls)}): leave the field out")
+        return data
 
     @model_validator(mode="after")
     def _not_empty(self) -> Any:
@@ -95,63 +135,64 @@ def translations_field() -> Any:
         exclude_if=lambda value: not value,
         description="Translations of this item's text: BCP 47 locale → the translated fields "
         "(text fields only; any left out fall back to the default locale).",
+        json_schema_extra=constrained_keys,
     )
 
 
 class DrugTranslation(TranslationModel):
-    name: Name | None = None
-    brand_names: list[Name] | None = Field(default=None, max_length=30)
-    drug_class: Name | None = None
-    summary: ShortText | None = None
-    disclaimer: Markdown | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    brand_names: Annotated[Annotated[list[Name], Field(max_length=30)] | None, NOT_NULL] = None
+    drug_class: Annotated[Name | None, NOT_NULL] = None
+    summary: Annotated[ShortText | None, NOT_NULL] = None
+    disclaimer: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class SectionTranslation(TranslationModel):
-    title: Title | None = None
-    body: Markdown | None = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class FaqTranslation(TranslationModel):
-    question: Question | None = None
-    answer: Markdown | None = None
+    question: Annotated[Question | None, NOT_NULL] = None
+    answer: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class SideEffectTranslation(TranslationModel):
-    name: Name | None = None
-    description: Markdown | None = None
-    management_tips: list[ShortText] | None = Field(default=None, max_length=30)
-    when_to_contact_care_team: ShortText | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    description: Annotated[Markdown | None, NOT_NULL] = None
+    management_tips: Annotated[Annotated[list[ShortText], Field(max_length=30)] | None, NOT_NULL] = None
+    when_to_contact_care_team: Annotated[ShortText | None, NOT_NULL] = None
 
 
 class MonitoringTranslation(TranslationModel):
-    name: Name | None = None
-    purpose: ShortText | None = None
-    frequency: ShortText | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    purpose: Annotated[ShortText | None, NOT_NULL] = None
+    frequency: Annotated[ShortText | None, NOT_NULL] = None
 
 
 class IndicationTranslation(TranslationModel):
-    notes: ShortText | None = None
+    notes: Annotated[ShortText | None, NOT_NULL] = None
 
 
 class CombinationTranslation(TranslationModel):
-    name: Title | None = None
-    rationale: Markdown | None = None
-    notes: Markdown | None = None
+    name: Annotated[Title | None, NOT_NULL] = None
+    rationale: Annotated[Markdown | None, NOT_NULL] = None
+    notes: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class StoryTranslation(TranslationModel):
-    title: Title | None = None
-    body: Markdown | None = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class ConditionTranslation(TranslationModel):
-    name: Name | None = None
-    description: Markdown | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    description: Annotated[Markdown | None, NOT_NULL] = None
 
 
 class SupportResourceTranslation(TranslationModel):
-    title: Title | None = None
-    description: Markdown | None = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    description: Annotated[Markdown | None, NOT_NULL] = None
 
 
 TRANSLATION_MODELS: dict[str, type[TranslationModel]] = {
@@ -267,29 +308,62 @@ class ConditionIn(WriteModel):
     translations: Translations[ConditionTranslation] = translations_field()
 
 
+def _safe_url(url: str) -> str:
+    if CONTROL_CHARACTERS.search(url):
+        raise ValueError("control characters are not allowed")
+    lowered = url.lower()
+    if lowered.startswith("https://") and len(lowered) > len("https://"):
+        HttpUrl(url)  # well-formed
+        return url
+    if lowered.startswith(("mailto:", "tel:")) and url.split(":", 1)[1]:
+        return url
+    raise ValueError("only https:, mailto: and tel: URLs are allowed")
+
+
+_VISIBLE = r"[^\x00-\x20\x7f]"
+_NO_CONTROL = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+ResourceUrl = Annotated[
+    str,
+    StringConstraints(max_length=2000),
+    AfterValidator(_safe_url),
+    WithJsonSchema(
+        {
+            "description": "`https:`, `mailto:` or `tel:` only.",
+            "anyOf": [
+                {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "format": "uri",
+                    "pattern": f"^[Hh][Tt][Tt][Pp][Ss]://{_VISIBLE}",
+                },
+                {
+                    "type": "string",
+                    "maxLength": 2000,
+                    "pattern": f"^(?:[Mm][Aa][Ii][Ll][Tt][Oo]|[Tt][Ee][Ll]):{_NO_CONTROL}+$",
+                },
+            ],
+        }
+    ),
+]
+Phone = Annotated[str, StringConstraints(max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")]
+# No whitespace or control characters (C0 and C1) around the `@` and `.`: spelled out, since `\s`
+# means different things to the regex engines that read this pattern.
+_EMAIL_PART = r"[^@\x00-\x20\x7f-\x9f]+"
+Email = Annotated[
+    str, StringConstraints(max_length=320, pattern=rf"^{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}$")
+]
+
+
 class SupportResourceIn(WriteModel):
-    slug: Slug
+    slug: ResourceSlug
     category: ResourceCategory
     title: Title
     description: Markdown | None = None
-    url: str | None = Field(default=None, max_length=2000, description="`https:`, `mailto:` or `tel:` only.")
-    phone: str | None = Field(default=None, max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    url: ResourceUrl | None = None
+    phone: Phone | None = None
+    email: Email | None = None
     is_global: bool = Field(default=False, description="Shown for every drug, not only linked ones.")
     translations: Translations[SupportResourceTranslation] = translations_field()
-
-    @field_validator("url")
-    @classmethod
-    def _safe_scheme(cls, url: str | None) -> str | None:
-        if url is None:
-            return None
-        lowered = url.strip().lower()
-        if lowered.startswith("https://") and len(lowered) > len("https://"):
-            HttpUrl(url)  # well-formed
-            return url.strip()
-        if lowered.startswith(("mailto:", "tel:")) and ":" in lowered and len(lowered.split(":", 1)[1]) > 0:
-            return url.strip()
-        raise ValueError("only https:, mailto: and tel: URLs are allowed")
 
 
 class DrugIn(WriteModel):
@@ -301,7 +375,10 @@ class DrugIn(WriteModel):
     drug_class: Name | None = None
     summary: ShortText | None = None
     codes: dict[CodeSystem, CodeValue] = Field(
-        default_factory=dict, max_length=20, description='Code system → code, e.g. `{"atc": "L04AX06"}`.'
+        default_factory=dict,
+        max_length=20,
+        description='Code system → code, e.g. `{"atc": "L04AX06"}`.',
+        json_schema_extra=constrained_keys,
     )
     status: DrugStatus = "draft"
     review: ReviewIn = Field(default_factory=ReviewIn)

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from app.conditions.models import Condition
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
-from app.core.types import Markdown, Name, ReadModel, Slug, WriteModel, not_null
+from app.core.types import NOT_NULL, Markdown, Name, ReadModel, Slug, WriteModel, not_null
 
 ADMIN_CONDITIONS = "/api/v1/admin/conditions"
 
@@ -23,8 +24,8 @@ def condition_etag(condition: Condition) -> str:
 
 
 class ConditionUpdate(WriteModel):
-    slug: Slug | None = None
-    name: Name | None = None
+    slug: Annotated[Slug | None, NOT_NULL] = None
+    name: Annotated[Name | None, NOT_NULL] = None
     description: Markdown | None = None
 
     _required = field_validator("slug", "name")(not_null)

@@ -8,12 +8,20 @@ the UPDATE runs `... WHERE version = :seen`.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import Depends, Header
+from fastapi import Depends, FastAPI, Header
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
+
+IF_MATCH = "If-Match"
+# RFC 9110 §13.1.1 `If-Match: #entity-tag` (ASCII `etagc`; our ETags are ASCII). `*` is refused: a
+# change must name the version it was made from. The OpenAPI documents this very pattern.
+_ENTITY_TAG = r'(?:W/)?"[\x21\x23-\x7e]*"'
+IF_MATCH_PATTERN = rf"^[ \t]*{_ENTITY_TAG}(?:[ \t]*,[ \t]*{_ENTITY_TAG})*[ \t]*$"
+_IF_MATCH = re.compile(IF_MATCH_PATTERN)
 
 
 def row_etag(kind: str, row_id: int, version: int) -> str:
@@ -31,13 +39,21 @@ def collection_etag(kind: str, owner_id: int, members: Iterable[tuple[int, int]]
 def require_if_match(
     if_match: Annotated[
         str | None,
+        # No max_length: the server bounds request heads, and a fuzzer folds a length bound into the
+        # pattern's repetitions (slow to compile, for every change it tests).
         Header(
-            max_length=500,
-            description="The `ETag` you last read. Required: without it `428`; when stale `412`.",
+            alias=IF_MATCH,
+            description="The `ETag` you last read (or several, comma-separated). Required: without "
+            "one `428`; when none is current `412`.",
+            json_schema_extra={"pattern": IF_MATCH_PATTERN},
         ),
     ] = None,
 ) -> str:
-    """The `If-Match` header of a PATCH, PUT or DELETE; a request without one is refused."""
+    """The `If-Match` header of a PATCH, PUT or DELETE; a request without a usable one is refused.
+
+    Declared optional so that a missing header is the 428 of RFC 6585, not a validation error; the
+    OpenAPI marks it required (`document_required_if_match`).
+    """
     if if_match is None or not if_match.strip():
         raise PreconditionRequired(
             "This change needs an If-Match header holding the ETag you last read, "
@@ -45,6 +61,10 @@ def require_if_match(
         )
     if if_match.strip() == "*":
         raise PreconditionRequired("If-Match: * is not accepted here; send the ETag you last read.")
+    if not _IF_MATCH.fullmatch(if_match):
+        raise PreconditionRequired(
+            'If-Match must hold the ETag you last read, as sent (quoted), e.g. "faq-12-v3".'
+        )
     return if_match
 
 
@@ -60,3 +80,33 @@ def check_etag(if_match: str, current: str) -> None:
             "read it again and reapply your change.",
             current_etag=current,
         )
+
+
+def document_required_if_match(app: FastAPI) -> None:
+    """Mark `If-Match` as required in the OpenAPI of every operation that reads it.
+
+    `require_if_match` declares the header optional so that its absence is answered with 428; the
+    contract is still that the header must be sent, and the OpenAPI says so.
+    """
+    build_openapi = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = build_openapi()
+            for operations in schema.get("paths", {}).values():
+                for operation in operations.values():
+                    for parameter in operation.get("parameters", ()):
+                        if parameter.get("in") == "header" and parameter.get("name") == IF_MATCH:
+                            parameter["required"] = True
+                            parameter["schema"] = _without_null(parameter["schema"])
+        return app.openapi_schema or build_openapi()
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _without_null(schema: dict[str, Any]) -> dict[str, Any]:
+    """`anyOf: [{string}, {null}]` (the optional declaration) → the string schema alone."""
+    branches = [b for b in schema.get("anyOf", ()) if b.get("type") != "null"]
+    if len(branches) != 1:
+        return schema
+    return {**{k: v for k, v in schema.items() if k != "anyOf"}, **branches[0]}

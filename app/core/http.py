@@ -45,7 +45,8 @@ def remember(request: Request, representation: Representation) -> None:
     """Keep `representation` as the answer to this request for the rest of the content generation."""
     slot: ResponseSlot | None = request.scope.get(CACHE_SLOT)
     if slot is not None:
-        slot.put(representation, getattr(request.scope.get("route"), "path", None))
+        route = request.scope.get("route")
+        slot.put(representation, getattr(route, "path_format", None) or getattr(route, "path", None))
 
 
 def http_date(moment: dt.datetime) -> str:

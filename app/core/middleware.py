@@ -68,7 +68,9 @@ def route_label(scope: Scope) -> str:
     cached = scope.get(CACHED_ROUTE)
     if cached:
         return str(cached)
-    path = getattr(scope.get("route"), "path", None)
+    # `path_format`: the template without convertors (`{part_id}`, not `{part_id:int}`).
+    route = scope.get("route")
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if path:
         return str(path)
     # Mounted apps (the docs assets) leave their endpoint in the scope but not their route.

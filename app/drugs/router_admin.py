@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import create_model
+from starlette.convertors import StringConvertor, register_url_convertor
 
 from app.auth.dependencies import ContentReader, ContentWriter
 from app.core.concurrency import IfMatch
@@ -41,6 +42,17 @@ from app.resources.schemas import (
 )
 
 router = APIRouter(prefix="/drugs", tags=["admin: drugs"])
+
+
+class LinkedResourceConvertor(StringConvertor):
+    """A linked resource's slug in a drug's URL: any segment but `order` (that names the links' order)."""
+
+    regex = "(?!order(?:/|$))[^/]+"
+
+
+# The routing itself keeps `.../order` apart from an item's URL, so a method the order does not take
+# is a 405 with the order's `Allow` (an item route taking `order` for its id answered 428 or 422).
+register_url_convertor("linked_resource", LinkedResourceConvertor())
 
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The drug's slug.")]
 ResourceSlugPath = Annotated[
@@ -149,7 +161,7 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         etag=(str, ...),
     )
     base = f"/{{slug}}/{kind.segment}"
-    item = base + "/{part_id}"
+    item = base + "/{part_id:int}"
     name = kind.collection
 
     def item_url(slug: str, part_id: int) -> str:
@@ -381,7 +393,7 @@ def reorder_links(
 
 
 @router.get(
-    LINKS + "/{resource_slug}",
+    LINKS + "/{resource_slug:linked_resource}",
     response_model=ResourceLinkRead,
     summary="Show one link",
     responses=READ_PROBLEMS,
@@ -401,7 +413,7 @@ def get_link(
 
 
 @router.delete(
-    LINKS + "/{resource_slug}",
+    LINKS + "/{resource_slug:linked_resource}",
     status_code=204,
     response_class=Response,
     summary="Unlink a support resource from a drug",

@@ -10,6 +10,7 @@ write schemas forbid unknown fields, so trying to set them is a 422 naming the f
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
@@ -24,6 +25,7 @@ from app.bundle.schemas import (
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
 from app.core.types import (
+    NOT_NULL,
     CodeSystem,
     CodeValue,
     Markdown,
@@ -35,6 +37,7 @@ from app.core.types import (
     Tag,
     Title,
     WriteModel,
+    constrained_keys,
     not_null,
 )
 from app.drugs.models import (
@@ -82,7 +85,10 @@ class DrugCreate(WriteModel):
     drug_class: Name | None = None
     summary: ShortText | None = None
     codes: dict[CodeSystem, CodeValue] = Field(
-        default_factory=dict, max_length=20, description='Code system → code, e.g. `{"atc": "L04AX06"}`.'
+        default_factory=dict,
+        max_length=20,
+        description='Code system → code, e.g. `{"atc": "L04AX06"}`.',
+        json_schema_extra=constrained_keys,
     )
     disclaimer: Markdown | None = None
     sources: list[SourceIn] = Field(default_factory=list, max_length=50)
@@ -93,14 +99,18 @@ class DrugCreate(WriteModel):
 class DrugUpdate(WriteModel):
     """Fields to change; omitted fields stay as they are. `codes` and `sources` are replaced whole."""
 
-    slug: Slug | None = None
-    name: Name | None = None
-    brand_names: list[Name] | None = Field(default=None, max_length=30)
+    slug: Annotated[Slug | None, NOT_NULL] = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    brand_names: Annotated[Annotated[list[Name], Field(max_length=30)] | None, NOT_NULL] = None
     drug_class: Name | None = None
     summary: ShortText | None = None
-    codes: dict[CodeSystem, CodeValue] | None = Field(default=None, max_length=20)
+    codes: Annotated[
+        Annotated[dict[CodeSystem, CodeValue], Field(max_length=20, json_schema_extra=constrained_keys)]
+        | None,
+        NOT_NULL,
+    ] = None
     disclaimer: Markdown | None = None
-    sources: list[SourceIn] | None = Field(default=None, max_length=50)
+    sources: Annotated[Annotated[list[SourceIn], Field(max_length=50)] | None, NOT_NULL] = None
 
     _systems = field_validator("codes")(_lowercase_systems)
     _required = field_validator("slug", "name", "brand_names", "codes", "sources")(not_null)
@@ -434,26 +444,26 @@ def drug_etag(drug: Drug) -> str:
 
 
 class SectionUpdate(WriteModel):
-    key: Slug | None = None
-    title: Title | None = None
-    body: Markdown | None = None
+    key: Annotated[Slug | None, NOT_NULL] = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
     _required = field_validator("key", "title", "body")(not_null)
 
 
 class FaqUpdate(WriteModel):
-    question: Question | None = None
-    answer: Markdown | None = None
-    tags: list[Tag] | None = Field(default=None, max_length=20)
+    question: Annotated[Question | None, NOT_NULL] = None
+    answer: Annotated[Markdown | None, NOT_NULL] = None
+    tags: Annotated[Annotated[list[Tag], Field(max_length=20)] | None, NOT_NULL] = None
 
     _required = field_validator("question", "answer", "tags")(not_null)
 
 
 class SideEffectUpdate(WriteModel):
-    name: Name | None = None
-    seriousness: Seriousness | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    seriousness: Annotated[Seriousness | None, NOT_NULL] = None
     description: Markdown | None = None
-    management_tips: list[ShortText] | None = Field(default=None, max_length=30)
+    management_tips: Annotated[Annotated[list[ShortText], Field(max_length=30)] | None, NOT_NULL] = None
     urgency: Urgency | None = None
     when_to_contact_care_team: ShortText | None = None
 
@@ -461,26 +471,26 @@ class SideEffectUpdate(WriteModel):
 
 
 class MonitoringUpdate(WriteModel):
-    name: Name | None = None
-    purpose: ShortText | None = None
+    name: Annotated[Name | None, NOT_NULL] = None
+    purpose: Annotated[ShortText | None, NOT_NULL] = None
     frequency: ShortText | None = None
 
     _required = field_validator("name", "purpose")(not_null)
 
 
 class IndicationUpdate(WriteModel):
-    condition: Slug | None = None
-    status: IndicationStatus | None = None
+    condition: Annotated[Slug | None, NOT_NULL] = None
+    status: Annotated[IndicationStatus | None, NOT_NULL] = None
     notes: ShortText | None = None
 
     _required = field_validator("condition", "status")(not_null)
 
 
 class CombinationUpdate(WriteModel):
-    name: Title | None = None
-    components: list[ComponentIn] | None = Field(
-        default=None, min_length=1, max_length=10, description="Replaces the components as a whole."
-    )
+    name: Annotated[Title | None, NOT_NULL] = None
+    components: Annotated[
+        Annotated[list[ComponentIn], Field(min_length=1, max_length=10)] | None, NOT_NULL
+    ] = Field(default=None, description="Replaces the components as a whole.")
     rationale: Markdown | None = None
     notes: Markdown | None = None
 
@@ -488,9 +498,11 @@ class CombinationUpdate(WriteModel):
 
 
 class StoryUpdate(WriteModel):
-    title: Title | None = None
-    person: PersonIn | None = Field(default=None, description="Replaces the person as a whole.")
-    body: Markdown | None = None
+    title: Annotated[Title | None, NOT_NULL] = None
+    person: Annotated[PersonIn | None, NOT_NULL] = Field(
+        default=None, description="Replaces the person as a whole."
+    )
+    body: Annotated[Markdown | None, NOT_NULL] = None
 
     _required = field_validator("title", "person", "body")(not_null)
 

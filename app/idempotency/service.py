@@ -29,7 +29,9 @@ from app.core.errors import AppError, Conflict, ProblemField
 from app.idempotency.models import IdempotencyRecord
 
 HEADER = "idempotency-key"
-KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,200}$")
+# Visible ASCII (the OpenAPI documents this very pattern).
+KEY_PATTERN = r"^[\x21-\x7e]{1,200}$"
+_KEY = re.compile(KEY_PATTERN)
 STATE = "idempotency_record_id"
 REPLAYED_HEADERS = ("content-type", "location", "etag", "content-location")
 
@@ -73,13 +75,14 @@ async def idempotent_request(
             alias="Idempotency-Key",
             description="Any unique string (e.g. a UUID): a retry with the same key and body returns the "
             "first response without acting twice; the same key with another body is refused (422).",
+            json_schema_extra={"pattern": KEY_PATTERN},
         ),
     ] = None,
 ) -> IdempotentRequest | None:
     """The key and request digest; async only to read the body (no database work on the event loop)."""
     if key is None:
         return None
-    if not KEY_PATTERN.match(key):
+    if not _KEY.fullmatch(key):
         raise InvalidIdempotencyKey(
             "Idempotency-Key must be 1-200 visible ASCII characters.",
             errors=[ProblemField(pointer="#/header/Idempotency-Key", detail="invalid", code="invalid")],

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
-from app.bundle.schemas import ResourceCategory
+from app.bundle.schemas import Email, Phone, ResourceCategory, ResourceSlug, ResourceUrl
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
-from app.core.types import Markdown, ReadModel, Slug, Title, WriteModel, not_null
+from app.core.types import NOT_NULL, Markdown, ReadModel, Slug, Title, WriteModel, not_null
 from app.resources.models import SupportResource
 
 ADMIN_RESOURCES = "/api/v1/admin/support-resources"
@@ -26,14 +27,14 @@ def resource_etag(resource: SupportResource) -> str:
 class SupportResourceUpdate(WriteModel):
     """Fields to change. The result is validated like a new resource (URLs: https:, mailto:, tel: only)."""
 
-    slug: Slug | None = None
-    category: ResourceCategory | None = None
-    title: Title | None = None
+    slug: Annotated[ResourceSlug | None, NOT_NULL] = None
+    category: Annotated[ResourceCategory | None, NOT_NULL] = None
+    title: Annotated[Title | None, NOT_NULL] = None
     description: Markdown | None = None
-    url: str | None = Field(default=None, max_length=2000, description="`https:`, `mailto:` or `tel:` only.")
-    phone: str | None = Field(default=None, max_length=50, pattern=r"^\+?[0-9 ()./-]{3,50}$")
-    email: str | None = Field(default=None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    is_global: bool | None = None
+    url: ResourceUrl | None = None
+    phone: Phone | None = None
+    email: Email | None = None
+    is_global: Annotated[bool | None, NOT_NULL] = None
 
     _required = field_validator("slug", "category", "title", "is_global")(not_null)
 

@@ -61,7 +61,9 @@ def linked_drugs(session: Session, resource: SupportResource) -> list[str]:
 def create_resource(session: Session, data: SupportResourceIn) -> SupportResource:
     if find_resource(session, data.slug) is not None:
         raise _slug_conflict(data.slug)
-    resource = SupportResource(**data.model_dump(), translations={})
+    # `translations` is left out of dumps when empty (and was given twice when not: a 500).
+    values = {**data.model_dump(), "translations": data.model_dump(mode="json").get("translations", {})}
+    resource = SupportResource(**values)
     session.add(resource)
     session.flush()
     return resource

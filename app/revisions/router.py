@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.auth.dependencies import ContentReader, ContentWriter, Publisher
@@ -15,7 +15,7 @@ from app.core.db import utcnow
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
-from app.core.types import SLUG_PATTERN, Name, ReadModel, WriteModel
+from app.core.types import NOT_NULL, SLUG_PATTERN, Name, ReadModel, Reason, WriteModel
 from app.drugs.models import Drug
 from app.drugs.schemas import DrugRead, drug_etag, drug_url
 from app.drugs.service import AGGREGATE_OPTIONS, AGGREGATE_PARTS, DrugNotFound
@@ -30,15 +30,30 @@ router = APIRouter(prefix="/drugs", tags=["admin: workflow and revisions"])
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The drug's slug.")]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The revision's number (1, 2, …).")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT}).")]
-Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
 WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422, 503)
 
 
+def _required_by_the_gate(schema: dict[str, Any]) -> None:
+    schema["required"] = sorted({*schema.get("required", ()), "reviewed_by", "next_review_due"})
+
+
 class PublishIn(WriteModel):
-    reviewed_by: Name | None = Field(default=None, description="Who clinically reviewed this version.")
-    next_review_due: dt.date | None = Field(default=None, description="When it must be reviewed again.")
+    """The reviewer's sign-off: who reviewed, when to review again (after today), and why."""
+
+    # `reviewed_by` and `next_review_due` are documented as required, but validated by the publish
+    # gate, which reports them missing together with what the drug itself lacks (one 422).
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, json_schema_extra=_required_by_the_gate
+    )
+
+    reviewed_by: Annotated[Name | None, NOT_NULL] = Field(
+        default=None, description="Who clinically reviewed this version."
+    )
+    next_review_due: Annotated[dt.date | None, NOT_NULL] = Field(
+        default=None, description="When it must be reviewed again (after today)."
+    )
     reason: Reason = Field(description="What changed and why (kept on the revision).")
 
 

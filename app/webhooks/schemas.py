@@ -8,11 +8,13 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, field_validator
 
 from app.core.concurrency import row_etag
-from app.core.types import ReadModel, ShortText, WriteModel, not_null
+from app.core.types import NOT_NULL, ReadModel, ShortText, WriteModel, not_null
 from app.webhooks.models import WebhookDelivery, WebhookEndpoint
 
 ADMIN_WEBHOOKS = "/api/v1/admin/webhooks"
 
+# http(s), a host without credentials (no `@`), no fragment.
+URL_PATTERN = r"^[Hh][Tt][Tt][Pp][Ss]?://[^/?#@\x00-\x20\x7f]+(?:[/?][^#\x00-\x20\x7f]*)?$"
 EventType = Literal["drug.published", "drug.updated", "drug.unpublished"]
 WebhookUrl = Annotated[
     str,
@@ -21,6 +23,8 @@ WebhookUrl = Annotated[
         description="Where to POST events: http(s), no credentials, a public address "
         "(unless the host is in `DRUGINFO_WEBHOOK_ALLOWED_HOSTS`).",
         examples=["https://portal.example.org/hooks/druginfo"],
+        # What a URL must look like; its host's addresses are checked when it is registered.
+        json_schema_extra={"format": "uri", "pattern": URL_PATTERN},
     ),
 ]
 EventList = Annotated[
@@ -52,10 +56,10 @@ class WebhookCreate(WriteModel):
 
 
 class WebhookUpdate(WriteModel):
-    url: WebhookUrl | None = None
-    events: EventList | None = None
+    url: Annotated[WebhookUrl | None, NOT_NULL] = None
+    events: Annotated[EventList | None, NOT_NULL] = None
     description: Description | None = None
-    active: bool | None = None
+    active: Annotated[bool | None, NOT_NULL] = None
 
     _required = field_validator("url", "events", "active")(not_null)
 

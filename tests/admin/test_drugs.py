@@ -91,6 +91,8 @@ def test_changes_need_the_current_etag(admin: Admin, drug: dict[str, Any]) -> No
     for etag, status in [
         (None, 428),
         ("*", 428),
+        ("drug-1-v1", 428),  # not an entity tag (unquoted)
+        (f"{drug['etag']}, *", 428),
         (drug["etag"], 412),
         ("W/" + fresh["etag"], 412),
         ('"x"', 412),

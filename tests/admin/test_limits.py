@@ -121,8 +121,8 @@ def test_405_answers_list_the_allowed_methods(admin: Admin) -> None:
         f"{ADMIN}/drugs/testdrug-a": "GET, PATCH, DELETE",
         f"{ADMIN}/drugs/testdrug-a/faqs": "GET, POST",
         f"{ADMIN}/drugs/testdrug-a/faqs/1": "GET, PATCH, DELETE",
-        # Also matches the item pattern `/faqs/{part_id}` (where "order" is then a 422).
-        f"{ADMIN}/drugs/testdrug-a/faqs/order": "GET, PUT, PATCH, DELETE",
+        # An item's id is a number: `order` is the order's URL only (PATCH is a 405, not a 428 or 422).
+        f"{ADMIN}/drugs/testdrug-a/faqs/order": "GET, PUT",
         f"{ADMIN}/keys/0123abcd/revoke": "POST",
         "/api/v1/drugs": "GET",
         "/healthz": "GET",

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from app.bundle.router import IMPORT_BODY
+from app.bundle.schemas import Bundle
 from tests.admin.conftest import Admin
 from tests.conftest import new_database
 from tests.helpers import assert_problem
@@ -147,3 +149,9 @@ def test_cli_import_reports_each_problem_and_fails(tmp_path: Path, settings: Any
     file.write_text(json.dumps(bundle))
     result = run(settings.database_url, "import", str(file))
     assert result.returncode == 1 and "/drugs/1/faqs/4/answer" in result.stderr
+
+
+def test_the_import_body_documents_every_member_of_a_bundle() -> None:
+    """The OpenAPI names the bundle's members (unknown ones are refused); an export's history is ignored."""
+    assert set(IMPORT_BODY["properties"]) == {*Bundle.model_fields, "revisions"}
+    assert IMPORT_BODY["additionalProperties"] is False
