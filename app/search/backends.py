@@ -44,6 +44,9 @@ HIT_COLUMNS = (
 )
 
 
+DRUG_PARAMETER = "drug_slug"
+
+
 @dataclass(frozen=True, slots=True)
 class Scope:
     """Which entries a search looks at: a locale chain (most specific first), types, one drug."""
@@ -75,23 +78,36 @@ def scope_filters(scope: Scope) -> list[sa.ColumnElement[bool]]:
     if scope.types:
         filters.append(entry.c.type.in_(sorted(scope.types)))
     if scope.drug_slug:
-        filters.append(entry.c.drug_slug == scope.drug_slug)
+        # Bound at execution (`DRUG_PARAMETER`), so one cached statement serves every drug.
+        filters.append(entry.c.drug_slug == sa.bindparam(DRUG_PARAMETER, type_=sa.String))
     return filters
 
 
 class Backend(Protocol):
+    """Statements are built once per shape (see `app.search.service`); query texts are bound."""
+
     def write(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> None: ...
 
     def delete(self, conn: sa.Connection, drug_id: int) -> None: ...
 
-    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
-        """One SELECT of matching entries (HIT_COLUMNS + `score`) per index the scope touches."""
+    def match_texts(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> dict[str, str]:
+        """Per index the scope touches (an FTS table; a text search configuration), the engine's
+        query text; an index where the query has nothing to look for is left out."""
         ...
 
-    def snippets(
-        self, conn: sa.Connection, query: ParsedQuery, hits: Sequence[Any]
-    ) -> dict[int, tuple[str, ...]]:
-        """For each hit id, its three text columns as snippets with MARK_START/MARK_END around matches."""
+    def branch(self, index: str, scope: Scope, match: sa.BindParameter[str]) -> sa.Select[Any]:
+        """The SELECT of the index's matching entries (HIT_COLUMNS + `score`)."""
+        ...
+
+    def index_of(self, analyzer: str) -> str:
+        """The index an entry of this (stored) analyzer is in."""
+        ...
+
+    def snippets_statement(
+        self, index: str, match: sa.BindParameter[str], ids: sa.BindParameter[Any]
+    ) -> sa.Select[Any]:
+        """Id and three text columns as snippets (MARK_START/MARK_END around matches) of the
+        entries `ids` of the index."""
         ...
 
 
@@ -132,51 +148,42 @@ class SqliteBackend:
             conn.execute(sa.text(delete + in_drug), {"d": drug_id})
         conn.execute(sa.delete(entry).where(entry.c.drug_id == drug_id))
 
-    def _tables(self, scope: Scope) -> dict[str, list[str]]:
-        tables: dict[str, list[str]] = defaultdict(list)
-        for analyzer in scope.analyzers:
-            tables[self.table_for(analyzer)].append(analyzer)
-        return tables
-
-    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
-        selects = []
-        for table, analyzers in self._tables(scope).items():
+    def match_texts(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> dict[str, str]:
+        texts = {}
+        for table in dict.fromkeys(self.table_for(a) for a in scope.analyzers):
             match = fts5_match(query, self._query_analyzer(table))
-            if match is None:
-                continue
-            fts = sa.table(table, sa.column("rowid"))
-            fts_name: sa.ColumnClause[Any] = sa.literal_column(table)
-            score = -sa.func.bm25(fts_name, *self.WEIGHTS)
-            selects.append(
-                sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score"))
-                .select_from(fts.join(entry, entry.c.id == fts.c.rowid))
-                .where(fts_name.op("MATCH")(match), entry.c.analyzer.in_(analyzers), *scope_filters(scope))
-            )
-        return selects
+            if match is not None:
+                texts[table] = match
+        return texts
 
-    def snippets(
-        self, conn: sa.Connection, query: ParsedQuery, hits: Sequence[Any]
-    ) -> dict[int, tuple[str, ...]]:
-        found: dict[int, tuple[str, ...]] = {}
-        by_table: dict[str, list[int]] = defaultdict(list)
-        for hit in hits:
-            by_table[self.table_for(hit.analyzer)].append(hit.id)
-        for table, ids in by_table.items():
-            match = fts5_match(query, self._query_analyzer(table))
-            if match is None:
-                continue
-            fts_name: sa.ColumnClause[Any] = sa.literal_column(table)
-            snippets = [
-                sa.func.snippet(fts_name, column, MARK_START, MARK_END, "…", self.SNIPPET_TOKENS)
-                for column in range(len(SNIPPET_COLUMNS))
-            ]
-            rows = conn.execute(
-                sa.select(sa.literal_column("rowid"), *snippets)
-                .select_from(sa.table(table))
-                .where(fts_name.op("MATCH")(match), sa.literal_column("rowid").in_(ids))
-            )
-            found.update({row[0]: tuple(row[1:]) for row in rows})
-        return found
+    def branch(self, index: str, scope: Scope, match: sa.BindParameter[str]) -> sa.Select[Any]:
+        analyzers = [a for a in scope.analyzers if self.table_for(a) == index]
+        fts = sa.table(index, sa.column("rowid"))
+        fts_name: sa.ColumnClause[Any] = sa.literal_column(index)
+        score = -sa.func.bm25(fts_name, *self.WEIGHTS)
+        return (
+            sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score"))
+            .select_from(fts.join(entry, entry.c.id == fts.c.rowid))
+            .where(fts_name.op("MATCH")(match), entry.c.analyzer.in_(analyzers), *scope_filters(scope))
+        )
+
+    def index_of(self, analyzer: str) -> str:
+        return self.table_for(analyzer)
+
+    def snippets_statement(
+        self, index: str, match: sa.BindParameter[str], ids: sa.BindParameter[Any]
+    ) -> sa.Select[Any]:
+        fts_name: sa.ColumnClause[Any] = sa.literal_column(index)
+        snippets = [
+            sa.func.snippet(fts_name, column, MARK_START, MARK_END, "…", self.SNIPPET_TOKENS)
+            for column in range(len(SNIPPET_COLUMNS))
+        ]
+        rowid: sa.ColumnClause[Any] = sa.literal_column("rowid")
+        return (
+            sa.select(rowid, *snippets)
+            .select_from(sa.table(index))
+            .where(fts_name.op("MATCH")(match), rowid.in_(ids))
+        )
 
 
 class PostgresBackend:
@@ -222,51 +229,50 @@ class PostgresBackend:
         conn.execute(sa.delete(entry).where(entry.c.drug_id == drug_id))
 
     @staticmethod
-    def _tsquery(analyzer: str, text: str) -> Any:
+    def _tsquery(analyzer: str, text: sa.BindParameter[str]) -> Any:
         # A constant configuration per branch, so the planner can use the GIN index.
         return sa.func.to_tsquery(sa.cast(sa.literal(analyzer), REGCONFIG), text)
 
-    def branches(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> list[sa.Select[Any]]:
-        selects = []
+    def match_texts(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> dict[str, str]:
+        texts = {}
         for analyzer in dict.fromkeys(self._resolve(conn, a) for a in scope.analyzers):
             text = tsquery_text(query, analyzer)
-            if text is None:
-                continue
-            tsquery = self._tsquery(analyzer, text)
-            score = sa.func.ts_rank_cd(
-                sa.literal_column(f"'{self.WEIGHTS}'::float4[]"), self.document, tsquery, 1
-            )
-            selects.append(
-                sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score")).where(
-                    entry.c.analyzer == analyzer, self.document.op("@@")(tsquery), *scope_filters(scope)
-                )
-            )
-        return selects
+            if text is not None:
+                texts[analyzer] = text
+        return texts
 
-    def snippets(
-        self, conn: sa.Connection, query: ParsedQuery, hits: Sequence[Any]
-    ) -> dict[int, tuple[str, ...]]:
-        found: dict[int, tuple[str, ...]] = {}
-        by_analyzer: dict[str, list[int]] = defaultdict(list)
-        for hit in hits:
-            by_analyzer[hit.analyzer].append(hit.id)
-        for analyzer, ids in by_analyzer.items():
-            text = tsquery_text(query, analyzer)
-            if text is None:
-                continue
-            tsquery = self._tsquery(analyzer, text)
-            config = sa.cast(sa.literal(analyzer), REGCONFIG)
-            # ts_headline drops whatever looks like an HTML tag; hide < and > from it and put them
-            # back after, so the snippet shows the text as it is (it is escaped later anyway).
-            headlines = [
-                sa.func.ts_headline(
-                    config, sa.func.translate(entry.c[column], "<>", _ANGLES), tsquery, self.HEADLINE_OPTIONS
-                )
-                for column in SNIPPET_COLUMNS
-            ]
-            rows = conn.execute(sa.select(entry.c.id, *headlines).where(entry.c.id.in_(ids)))
-            found.update({row[0]: tuple(text.translate(_UNHIDE) for text in row[1:]) for row in rows})
-        return found
+    def branch(self, index: str, scope: Scope, match: sa.BindParameter[str]) -> sa.Select[Any]:
+        tsquery = self._tsquery(index, match)
+        score = sa.func.ts_rank_cd(
+            sa.literal_column(f"'{self.WEIGHTS}'::float4[]"), self.document, tsquery, 1
+        )
+        return sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score")).where(
+            entry.c.analyzer == index, self.document.op("@@")(tsquery), *scope_filters(scope)
+        )
+
+    def index_of(self, analyzer: str) -> str:
+        return analyzer  # entries are stored with the configuration they were indexed in
+
+    def snippets_statement(
+        self, index: str, match: sa.BindParameter[str], ids: sa.BindParameter[Any]
+    ) -> sa.Select[Any]:
+        tsquery = self._tsquery(index, match)
+        config = sa.cast(sa.literal(index), REGCONFIG)
+        # ts_headline drops whatever looks like an HTML tag; hide < and > from it and put them
+        # back after (`unhide`), so the snippet shows the text as it is (it is escaped later anyway).
+        headlines = [
+            sa.func.ts_headline(
+                config, sa.func.translate(entry.c[column], "<>", _ANGLES), tsquery, self.HEADLINE_OPTIONS
+            )
+            for column in SNIPPET_COLUMNS
+        ]
+        return sa.select(entry.c.id, *headlines).where(entry.c.id.in_(ids))
+
+
+def unhide(text: str) -> str:
+    """A snippet's < and > back from where `PostgresBackend.snippets_statement` hid them (stored
+    text never holds those control characters: every text field refuses them)."""
+    return text.translate(_UNHIDE)
 
 
 _BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}
@@ -275,6 +281,10 @@ _BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": Postgr
 def backend_for(conn: sa.Connection) -> Backend:
     """The backend of the connection's engine."""
     return _BACKENDS[conn.dialect.name]
+
+
+def backend_named(dialect: str) -> Backend:
+    return _BACKENDS[dialect]
 
 
 def dialects() -> Iterable[str]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import html
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +17,17 @@ from app.core.config import Settings
 from app.core.locale import fallback_chain
 from app.publishing.models import PublishedDrug
 from app.revisions.models import DrugRevision
-from app.search.backends import MARK_END, MARK_START, Scope, backend_for, entry
+from app.search.backends import (
+    DRUG_PARAMETER,
+    MARK_END,
+    MARK_START,
+    Backend,
+    Scope,
+    backend_for,
+    backend_named,
+    entry,
+    unhide,
+)
 from app.search.documents import analyzer_for, index_rows
 from app.search.query import ParsedQuery
 
@@ -94,6 +108,51 @@ def _best_snippet(columns: tuple[str, ...]) -> str:
     return highlight((with_match or ordered or [""])[0])
 
 
+@functools.lru_cache(maxsize=512)
+def _search_statements(
+    dialect: str, shape: Scope, indexes: tuple[str, ...], paged: bool
+) -> tuple[sa.Select[Any], sa.Select[Any]]:
+    """The ranked SELECT of hits and its count, built once per shape of search: building and
+    hashing a statement of this size costs more than the engine's search itself. The query texts
+    (`match_<n>`), drug, limit and offset are bound at execution."""
+    backend = backend_named(dialect)
+    branches = [backend.branch(index, shape, _match(n)) for n, index in enumerate(indexes)]
+    union = branches[0] if len(branches) == 1 else sa.union_all(*branches)
+    matches = union.subquery("matches")
+    ordered = sa.select(matches).order_by(
+        matches.c.score.desc(), matches.c.drug_slug, matches.c.position, matches.c.id
+    )
+    if paged:
+        ordered = ordered.limit(sa.bindparam("limit", type_=sa.Integer))
+        ordered = ordered.offset(sa.bindparam("offset", type_=sa.Integer))
+    return ordered, sa.select(sa.func.count()).select_from(matches)
+
+
+@functools.lru_cache(maxsize=64)
+def _snippets_statement(dialect: str, index: str) -> sa.Select[Any]:
+    return backend_named(dialect).snippets_statement(index, _match(0), sa.bindparam("ids", expanding=True))
+
+
+def _match(n: int) -> sa.BindParameter[str]:
+    return sa.bindparam(f"match_{n}", type_=sa.String)
+
+
+def _snippets(
+    conn: sa.Connection, backend: Backend, texts: dict[str, str], hits: Sequence[Any]
+) -> dict[int, tuple[str, ...]]:
+    """For each hit id, its three text columns as snippets with MARK_START/MARK_END around matches."""
+    by_index: dict[str, list[int]] = defaultdict(list)
+    for hit in hits:
+        by_index[backend.index_of(hit.analyzer)].append(hit.id)
+    found: dict[int, tuple[str, ...]] = {}
+    for index, ids in by_index.items():
+        rows = conn.execute(
+            _snippets_statement(conn.dialect.name, index), {"match_0": texts[index], "ids": ids}
+        )
+        found.update({row[0]: tuple(unhide(str(text)) for text in row[1:]) for row in rows})
+    return found
+
+
 def search(
     conn: sa.Connection,
     query: ParsedQuery,
@@ -105,22 +164,20 @@ def search(
 ) -> tuple[list[Hit], int]:
     """Ranked hits (best first) and how many there are; `limit=None` returns them all."""
     backend = backend_for(conn)
-    branches = [] if query.empty else backend.branches(conn, query, scope)
-    if not branches:
+    texts = {} if query.empty else backend.match_texts(conn, query, scope)
+    if not texts:
         return [], 0
-    union = branches[0] if len(branches) == 1 else sa.union_all(*branches)
-    matches = union.subquery("matches")
-    ordered = sa.select(matches).order_by(
-        matches.c.score.desc(), matches.c.drug_slug, matches.c.position, matches.c.id
-    )
-    if limit is not None:
-        ordered = ordered.limit(limit).offset(offset)
-    rows = list(conn.execute(ordered))
+    # The drug is bound too: the shape only says whether the search is about one drug.
+    shape = dataclasses.replace(scope, drug_slug=DRUG_PARAMETER if scope.drug_slug else None)
+    ordered, count = _search_statements(conn.dialect.name, shape, tuple(texts), limit is not None)
+    params: dict[str, Any] = {f"match_{n}": text for n, text in enumerate(texts.values())}
+    params |= {DRUG_PARAMETER: scope.drug_slug, "limit": limit, "offset": offset}
+    rows = list(conn.execute(ordered, params))
     if limit is None or (offset == 0 and len(rows) < limit):
         total = len(rows)
     else:
-        total = conn.execute(sa.select(sa.func.count()).select_from(matches)).scalar_one()
-    found = backend.snippets(conn, query, rows) if snippets and rows else {}
+        total = conn.execute(count, params).scalar_one()
+    found = _snippets(conn, backend, texts, rows) if snippets and rows else {}
     hits = [
         Hit(
             entry_id=row.id,
