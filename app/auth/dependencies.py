@@ -14,6 +14,7 @@ from typing import Annotated
 import sqlalchemy as sa
 from fastapi import Depends, Request, Security
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, SecurityScopes
+from starlette.concurrency import run_in_threadpool
 
 from app.auth import scopes
 from app.auth import service as auth_service
@@ -36,10 +37,14 @@ bearer = HTTPBearer(
 )
 
 
-def authenticate(
+async def authenticate(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(bearer)]
 ) -> Principal:
-    """The caller's key, or 401 with `WWW-Authenticate: Bearer`."""
+    """The caller's key, or 401 with `WWW-Authenticate: Bearer`.
+
+    On the event loop, with the database lookup in a worker thread: the admin router and each
+    endpoint's scope check both depend on it, and the second call is answered from `request.state`.
+    """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
@@ -47,9 +52,15 @@ def authenticate(
         raise Unauthorized(
             "This endpoint needs an API key: send `Authorization: Bearer <key>`.", code="unauthenticated"
         )
+    principal = await run_in_threadpool(_look_up, request, credentials.credentials)
+    request.state.principal = principal
+    return principal
+
+
+def _look_up(request: Request, token: str) -> Principal:
     db = get_db(request)  # called directly: this runs on every admin route, keep its tree small
     with db.engine.connect() as conn:
-        found = auth_service.authenticate_token(conn, credentials.credentials)
+        found = auth_service.authenticate_token(conn, token)
     if found is None:
         raise Unauthorized(
             "The API key is not valid (malformed, unknown or revoked).",
@@ -59,7 +70,6 @@ def authenticate(
     now = utcnow()
     if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
         _record_use(db.write_engine, found.principal.key_id, now)
-    request.state.principal = found.principal
     return found.principal
 
 
@@ -72,7 +82,7 @@ def _record_use(engine: sa.Engine, key_id: int, now: dt.datetime) -> None:
         log.warning("could not record last use of key id %s (database busy)", key_id)
 
 
-def require_scopes(
+async def require_scopes(
     security_scopes: SecurityScopes, principal: Annotated[Principal, Depends(authenticate)]
 ) -> Principal:
     """The caller, if its key holds every scope the endpoint declares; else 403."""

@@ -36,7 +36,7 @@ def collection_etag(kind: str, owner_id: int, members: Iterable[tuple[int, int]]
     return f'"{kind}-{owner_id}-{digest.hexdigest()}"'
 
 
-def require_if_match(
+async def require_if_match(
     if_match: Annotated[
         str | None,
         # No max_length: the server bounds request heads, and a fuzzer folds a length bound into the

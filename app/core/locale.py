@@ -105,7 +105,7 @@ def negotiate(requested: Sequence[str], available: Callable[[], Iterable[str]], 
     return default
 
 
-def requested_locales(
+async def requested_locales(
     request: Request,
     locale: Annotated[
         str | None,
