@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -55,6 +56,17 @@ public only when published. Every error is an RFC 9457 `application/problem+json
 """
 
 
+def tune_garbage_collector(young_threshold: int) -> None:
+    """Collect cycles less often than Python's default (every 700 net allocations).
+
+    A warm process holds ~200,000 tracked objects (routes, models, caches); with the defaults, a
+    full collection (~100 ms with the GIL held: every request waits) ran every couple of seconds
+    under a cache-missing load (`make bench`, distinct searches: p99 199 → 125 ms, +10% req/s).
+    """
+    if young_threshold:
+        gc.set_threshold(young_threshold, 20, 20)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build one app instance around its own settings and database engines."""
     settings = settings or get_settings()
@@ -73,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        tune_garbage_collector(settings.gc_young_threshold)
         watcher.start()
         if settings.webhooks_enabled:
             webhooks.start()

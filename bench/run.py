@@ -589,7 +589,7 @@ def table(result: SizeResult, args: argparse.Namespace) -> str:
         "ratio: baseline CPU per request ÷ ours (throughput per unit of server CPU), which neighbours on a",
         "shared machine disturb far less than wall-clock req/s. The admin row's target is on the wall",
         "ratio (a write also waits for the disk, which CPU time does not show); both are printed.",
-        f"Server RSS: {result.rss_mb:.0f} MB with {result.rss_note}.",
+        f"Server RSS: {result.rss_mb:.0f} MB" + (f" with {result.rss_note}." if result.rss_note else "."),
     ]
     return "\n".join(lines)
 

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from app.core.config import Settings, normalize_database_url
+from app.main import create_app
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
 
@@ -42,3 +45,15 @@ def test_plain_environment_names(monkeypatch: pytest.MonkeyPatch) -> None:
 
     assert settings.database_url == "postgresql+psycopg://me@db:5432/content"
     assert settings.port == 9001
+
+
+@pytest.mark.parametrize("threshold", [12_345, 0])
+def test_the_serving_process_collects_garbage_less_often(threshold: int, tmp_path: Path) -> None:
+    before = gc.get_threshold()
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path / 'gc.db'}", gc_young_threshold=threshold))
+    try:
+        with TestClient(app):
+            expected = (threshold, 20, 20) if threshold else before
+            assert gc.get_threshold() == expected
+    finally:
+        gc.set_threshold(*before)
