@@ -230,12 +230,15 @@ def _wrk_script(calls: list[loadgen.Call], path: Path) -> None:
     )
 
 
-_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4, "h": 3.6e6}
 
 
 def _ms(text: str) -> float:
-    match = re.match(r"([\d.]+)(us|ms|s|m)$", text.strip())
-    return float(match.group(1)) * _UNITS[match.group(2)] if match else float("nan")
+    match = re.match(r"([\d.]+(?:e[+-]?\d+)?)(us|ms|s|m|h)$", text.strip())
+    if match is None:
+        log(f"unreadable latency from wrk: {text!r}")
+        return float("nan")
+    return float(match.group(1)) * _UNITS[match.group(2)]
 
 
 def run_wrk(
