@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import anyio
 import anyio.to_thread
 from fastapi import FastAPI
-from starlette.datastructures import Headers, MutableHeaders
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
@@ -131,6 +131,12 @@ class SecurityHeadersMiddleware:
         ]
         if hsts:
             self.common.append((b"strict-transport-security", b"max-age=31536000"))
+        # (is HTML, may be framed) → the policy, encoded once.
+        self.policies = {
+            (html, framed): (policy.replace("; frame-ancestors 'none'", "") if framed else policy).encode()
+            for html, policy in ((True, HTML_CSP), (False, API_CSP))
+            for framed in (True, False)
+        }
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -140,24 +146,29 @@ class SecurityHeadersMiddleware:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                content_type = next((v for n, v in headers if n.lower() == b"content-type"), b"")
-                is_html = content_type.startswith(b"text/html")
+                present = set()
+                content_type = own_policy = None
+                for name, value in headers:  # one pass: this runs for every response
+                    lowered = name.lower()
+                    present.add(lowered)
+                    if lowered == b"content-type" and content_type is None:
+                        content_type = value
+                    elif lowered == b"content-security-policy" and own_policy is None:
+                        own_policy = value
                 # A page that states its own `frame-ancestors` (the embeds) governs its framing; this
                 # also holds for answers the response cache serves without routing (no endpoint then).
-                own_policy = next((v for n, v in headers if n.lower() == b"content-security-policy"), b"")
                 declares_ancestors = (
-                    b"frame-ancestors" in own_policy and b"frame-ancestors 'none'" not in own_policy
+                    own_policy is not None
+                    and b"frame-ancestors" in own_policy
+                    and b"frame-ancestors 'none'" not in own_policy
                 )
                 framed = getattr(scope.get("endpoint"), _FRAMEABLE, False) or declares_ancestors
                 for name, value in self.common:
                     if name not in present:
                         headers.append((name, value))
-                if b"content-security-policy" not in present:
-                    policy = HTML_CSP if is_html else API_CSP
-                    if framed:
-                        policy = policy.replace("; frame-ancestors 'none'", "")
-                    headers.append((b"content-security-policy", policy.encode()))
+                if own_policy is None:
+                    is_html = content_type is not None and content_type.startswith(b"text/html")
+                    headers.append((b"content-security-policy", self.policies[is_html, bool(framed)]))
                 if not framed and b"x-frame-options" not in present:
                     headers.append((b"x-frame-options", b"DENY"))
                 message["headers"] = headers
@@ -333,7 +344,6 @@ class BodySizeLimitMiddleware:
 
     def __init__(self, app: ASGIApp, max_bytes: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
-        self.default_max_bytes = max_bytes
         self.max_bytes = max_bytes
         self.per_path = per_path or {}
 
@@ -341,16 +351,20 @@ class BodySizeLimitMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.per_path:
-            # A copy per request: the limit depends on the path (bundle imports are larger).
-            limited = BodySizeLimitMiddleware(
-                self.app, self.per_path.get(scope["path"], self.default_max_bytes)
-            )
-            await limited(scope, receive, send)
+        declared = chunked = None
+        for name, value in scope["headers"]:
+            if name == b"content-length":
+                declared = value.decode("latin-1")
+            elif name == b"transfer-encoding":
+                chunked = value
+        if declared is None and chunked is None:
+            # Neither header: the request has no body (RFC 9112 §6.3), so there is nothing to count.
+            await self.app(scope, receive, send)
             return
-        declared = Headers(scope=scope).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(scope, receive, send)
+        # The limit depends on the path (bundle imports are larger).
+        max_bytes = self.per_path.get(scope["path"], self.max_bytes)
+        if declared is not None and (not declared.isdigit() or int(declared) > max_bytes):
+            await self._refuse(scope, receive, send, max_bytes)
             return
 
         received = 0
@@ -361,8 +375,8 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise RequestBodyTooLarge(self.max_bytes)
+                if received > max_bytes:
+                    raise RequestBodyTooLarge(max_bytes)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -377,14 +391,14 @@ class BodySizeLimitMiddleware:
             # Normally the app's error handler answers; this covers a body read outside a route.
             if response_started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(scope, receive, send, max_bytes)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, max_bytes: int) -> None:
         response = problem_response(
             413,
             code="payload_too_large",
             title="Payload too large",
-            detail=f"The request body is larger than {self.max_bytes} bytes.",
+            detail=f"The request body is larger than {max_bytes} bytes.",
             instance=scope.get("path"),
             headers={"Connection": "close"},
         )
