@@ -149,7 +149,7 @@ def _snippets(
         rows = conn.execute(
             _snippets_statement(conn.dialect.name, index), {"match_0": texts[index], "ids": ids}
         )
-        found.update({row[0]: tuple(unhide(str(text)) for text in row[1:]) for row in rows})
+        found.update({row[0]: tuple(unhide(text or "") for text in row[1:]) for row in rows})
     return found
 
 
