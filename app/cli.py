@@ -329,6 +329,7 @@ def import_command(
     """Import a bundle: all of it is validated first, then applied in one transaction (or nothing)."""
     from app.bundle.service import import_bundle, parse_bundle
     from app.core.errors import AppError
+    from app.search import service as search_service
 
     data = json.loads(file.read_text(encoding="utf-8"))
     data.pop("revisions", None)
@@ -348,6 +349,7 @@ def import_command(
                     on_drug=lambda _slug: progress.advance(task),
                 )
                 if not dry_run:
+                    search_service.optimize(session)
                     audit.record(
                         session,
                         action="bundle.import",

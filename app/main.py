@@ -125,8 +125,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         per_path={f"{ADMIN_PREFIX}/import": settings.max_import_bytes},
     )
-    app.include_router(delivery_router)
+    # Search first: FastAPI tries routes in order, and a search is the public request that most
+    # often reaches the router (the response cache answers most document reads before it).
     app.include_router(search_router)
+    app.include_router(delivery_router)
     app.include_router(jsonld_router)
     app.include_router(changes_router)
     app.include_router(embed_router)

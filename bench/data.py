@@ -62,6 +62,8 @@ def _import(settings: Settings, count: int, log: Any) -> None:
             for session in session_scope(db.write_sessions):
                 import_bundle(session, bundle, author="bench", message="Synthetic benchmark data")
             log(f"  imported {start + len(names) - 1}/{count} drugs")
+        for session in session_scope(db.write_sessions):
+            search_service.optimize(session)  # as `druginfo import` does after an import
     finally:
         db.dispose()
 
@@ -129,6 +131,7 @@ def _clone(settings: Settings, start: int, count: int, log: Any) -> None:
                             [_row(condition_t, c, drug_id=drug_id) for c in conditions],
                         )
                 log(f"  cloned {batch_start + len(names) - 1}/{start + count - 1} drugs")
+            search_service.optimize(session)
             bump_generation(session)
     finally:
         db.dispose()

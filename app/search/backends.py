@@ -90,6 +90,10 @@ class Backend(Protocol):
 
     def delete(self, conn: sa.Connection, drug_id: int) -> None: ...
 
+    def optimize(self, conn: sa.Connection) -> None:
+        """Bring the index into its quickest shape to read, after a bulk change (import, rebuild)."""
+        ...
+
     def match_texts(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> dict[str, str]:
         """Per index the scope touches (an FTS table; a text search configuration), the engine's
         query text; an index where the query has nothing to look for is left out."""
@@ -148,6 +152,11 @@ class SqliteBackend:
             conn.execute(sa.text(delete + in_drug), {"d": drug_id})
         conn.execute(sa.delete(entry).where(entry.c.drug_id == drug_id))
 
+    def optimize(self, conn: sa.Connection) -> None:
+        # Every segment merged into one: a bulk import leaves dozens, and each MATCH reads them all.
+        for table in FTS_TABLES:
+            conn.execute(sa.text(f"INSERT INTO {table} ({table}) VALUES ('optimize')"))
+
     def match_texts(self, conn: sa.Connection, query: ParsedQuery, scope: Scope) -> dict[str, str]:
         texts = {}
         for table in dict.fromkeys(self.table_for(a) for a in scope.analyzers):
@@ -179,10 +188,13 @@ class SqliteBackend:
             for column in range(len(SNIPPET_COLUMNS))
         ]
         rowid: sa.ColumnClause[Any] = sa.literal_column("rowid")
+        # `+rowid`: the ids filter the matches, they are no lookup. Offered `rowid IN (...)`, SQLite
+        # hands FTS5 one id at a time and FTS5 evaluates the whole MATCH again for each.
+        unindexed: sa.ColumnClause[Any] = sa.literal_column("+rowid")
         return (
             sa.select(rowid, *snippets)
             .select_from(sa.table(index))
-            .where(fts_name.op("MATCH")(match), rowid.in_(ids))
+            .where(fts_name.op("MATCH")(match), unindexed.in_(ids))
         )
 
 
@@ -227,6 +239,9 @@ class PostgresBackend:
 
     def delete(self, conn: sa.Connection, drug_id: int) -> None:
         conn.execute(sa.delete(entry).where(entry.c.drug_id == drug_id))
+
+    def optimize(self, conn: sa.Connection) -> None:
+        """Nothing to do: the GIN index stays merged (its pending list is flushed by autovacuum)."""
 
     @staticmethod
     def _tsquery(analyzer: str, text: sa.BindParameter[str]) -> Any:

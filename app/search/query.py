@@ -20,6 +20,11 @@ MIN_PREFIX_LENGTH = 2
 # indexed stem "medic": prefix terms also try up to three characters shorter, not below this length.
 MIN_STEM_PREFIX = 4
 MAX_PREFIX_TRIM = 3
+# The longest prefix searched (longer typed words are cut to it). SQLite's FTS5 tables keep a
+# prefix index for every length from 2 to this (migration 0007): a prefix of an indexed length is
+# looked up like a word, any other is a merge of every matching term's postings, which for a common
+# word ("fati"* on 10,000 drugs) costs more than the rest of the search together.
+MAX_PREFIX_LENGTH = 8
 
 _PHRASE_OR_WORD = re.compile(r'"([^"]*)"|([^"]+)')
 
@@ -141,10 +146,11 @@ def significant(query: ParsedQuery, analyzer: str) -> tuple[Term | Phrase, ...]:
 
 def search_prefix(word: str, analyzer: str) -> str:
     """The prefix a prefix term matches: the word itself, or (stemmed languages) a few characters
-    shorter, so that a partly typed word still reaches the stems in the index ("constipat" → "constip")."""
-    if not stems(analyzer):
-        return word
-    return word[: max(len(word) - MAX_PREFIX_TRIM, min(len(word), MIN_STEM_PREFIX))]
+    shorter, so that a partly typed word still reaches the stems in the index ("constipat" → "constip");
+    at most MAX_PREFIX_LENGTH characters."""
+    if stems(analyzer):
+        word = word[: max(len(word) - MAX_PREFIX_TRIM, min(len(word), MIN_STEM_PREFIX))]
+    return word[:MAX_PREFIX_LENGTH]
 
 
 def fts5_match(query: ParsedQuery, analyzer: str) -> str | None:

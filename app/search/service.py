@@ -54,6 +54,12 @@ def remove_drug(session: Session, drug_id: int) -> None:
     backend_for(conn).delete(conn, drug_id)
 
 
+def optimize(session: Session) -> None:
+    """Compact the index after a bulk change (an import, a rebuild); same transaction."""
+    conn = session.connection()
+    backend_for(conn).optimize(conn)
+
+
 def reindex(session: Session, *, only_missing: bool = False) -> int:
     """Rebuild the entries of every published drug (or of those that have none); returns how many."""
     query = sa.select(PublishedDrug.drug_id, DrugRevision.document).join(
@@ -65,6 +71,8 @@ def reindex(session: Session, *, only_missing: bool = False) -> int:
     for drug_id, document in session.execute(query):
         index_drug(session, drug_id, document)
         count += 1
+    if count:
+        optimize(session)
     session.flush()
     return count
 

@@ -59,6 +59,19 @@ def test_the_number_of_tokens_is_bounded() -> None:
             "('medicati' | 'medic':*)",
         ),
         ("medicati", "simple", '("medicati" OR "medicati"*)', "('medicati' | 'medicati':*)"),
+        # A prefix is at most 8 characters (the longest with a prefix index in SQLite).
+        (
+            "dexamethasone",
+            "english",
+            '("dexamethasone" OR "dexameth"*)',
+            "('dexamethasone' | 'dexameth':*)",
+        ),
+        (
+            "schläfrigkeit",
+            "simple",
+            '("schläfrigkeit" OR "schläfri"*)',
+            "('schläfrigkeit' | 'schläfri':*)",
+        ),
     ],
 )
 def test_engine_queries(text: str, analyzer: str, fts5: str | None, tsquery: str | None) -> None:
