@@ -169,6 +169,14 @@ class Settings(BaseSettings):
         "is 700), with 20 young collections per older one either way; 0 keeps Python's defaults. A "
         "full collection of a warm process pauses every request for ~100 ms: rarer is better.",
     )
+    search_concurrency: int = Field(
+        default=4,
+        ge=0,
+        le=1000,
+        description="Searches that run their database work at once in this process; the rest wait "
+        "their turn in arrival order (a cache-missing search is CPU-bound: more at once only share the "
+        "CPU, and the slowest wait longest). 0 = no limit besides the worker threads.",
+    )
     webhooks_enabled: bool = Field(
         default=True,
         description="Run the webhook delivery worker (a background thread) in this process.",

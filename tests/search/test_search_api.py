@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from app.main import create_app
 from tests.helpers import assert_problem
 
 
@@ -345,3 +347,23 @@ def test_drugs_q_pages_by_relevance(corpus_client: TestClient) -> None:
     assert [d["slug"] for d in first["items"] + second["items"]] == ["testdrug-a", "testdrug-b"]
     assert first["total"] == second["total"] == 2
     assert second["next_cursor"] is None
+
+
+@pytest.mark.parametrize("concurrency", [1, 0])
+def test_queued_searches_answer_as_unqueued_ones(corpus_client: TestClient, concurrency: int) -> None:
+    """`search_concurrency` queues searches (0: no queue); every answer is still the same."""
+    settings = corpus_client.app.state.settings.model_copy(update={"search_concurrency": concurrency})
+    queries = ["constipated", "blood clots", "medicati", "storing", "zorb", "clot ", "compounds"] * 3
+    expected = {q: search(corpus_client, q)["items"] for q in queries}
+
+    with TestClient(create_app(settings), raise_server_exceptions=False) as client:
+        with ThreadPoolExecutor(max_workers=12) as pool:
+            answers = list(pool.map(lambda q: (q, search(client, q)["items"]), queries))
+        limiter = getattr(client.app.state, "search_limiter", None)  # type: ignore[attr-defined]
+
+    assert answers == [(q, expected[q]) for q in queries]
+    if concurrency:
+        assert limiter is not None
+        assert (limiter.total_tokens, limiter.borrowed_tokens) == (concurrency, 0)
+    else:
+        assert limiter is None
