@@ -8,13 +8,14 @@ configuration, with a GIN index; ts_rank_cd, ts_headline. Both are created by th
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import REGCONFIG, TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSVECTOR
 
 from app.search.models import SearchEntry
 from app.search.query import ParsedQuery, fts5_match, tsquery_text
@@ -45,6 +46,7 @@ HIT_COLUMNS = (
 
 
 DRUG_PARAMETER = "drug_slug"
+IDS_PARAMETER = "ids"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,12 @@ class Scope:
     analyzers: tuple[str, ...]
     types: frozenset[str] | None = None
     drug_slug: str | None = None
+
+
+def one_of(column: sa.ColumnElement[Any], values: Iterable[str]) -> sa.ColumnElement[bool]:
+    """`column IN (...)` of values fixed when the statement is built: plain bound literals, so the
+    statement compiles once, completely (an ordinary `in_` list is re-rendered at every execution)."""
+    return column.in_([sa.literal(v, sa.String) for v in values])
 
 
 def scope_filters(scope: Scope) -> list[sa.ColumnElement[bool]]:
@@ -70,13 +78,13 @@ def scope_filters(scope: Scope) -> list[sa.ColumnElement[bool]]:
                     shadow.c.drug_id == entry.c.drug_id,
                     shadow.c.type == entry.c.type,
                     shadow.c.item_id == entry.c.item_id,
-                    shadow.c.locale.in_(scope.chain[:i]),
+                    one_of(shadow.c.locale, scope.chain[:i]),
                 ),
             )
         per_locale.append(condition)
     filters = [sa.or_(*per_locale)]
     if scope.types:
-        filters.append(entry.c.type.in_(sorted(scope.types)))
+        filters.append(one_of(entry.c.type, sorted(scope.types)))
     if scope.drug_slug:
         # Bound at execution (`DRUG_PARAMETER`), so one cached statement serves every drug.
         filters.append(entry.c.drug_slug == sa.bindparam(DRUG_PARAMETER, type_=sa.String))
@@ -107,11 +115,13 @@ class Backend(Protocol):
         """The index an entry of this (stored) analyzer is in."""
         ...
 
-    def snippets_statement(
-        self, index: str, match: sa.BindParameter[str], ids: sa.BindParameter[Any]
-    ) -> sa.Select[Any]:
+    def snippets_statement(self, index: str, match: sa.BindParameter[str]) -> sa.Select[Any]:
         """Id and three text columns as snippets (MARK_START/MARK_END around matches) of the
-        entries `ids` of the index."""
+        entries of the index whose ids are bound as `IDS_PARAMETER` (see `ids_value`)."""
+        ...
+
+    def ids_value(self, ids: Sequence[int]) -> Any:
+        """The value of `IDS_PARAMETER` for these ids."""
         ...
 
 
@@ -174,15 +184,13 @@ class SqliteBackend:
         return (
             sa.select(*HIT_COLUMNS, sa.cast(score, sa.Float).label("score"))
             .select_from(fts.join(entry, entry.c.id == fts.c.rowid))
-            .where(fts_name.op("MATCH")(match), entry.c.analyzer.in_(analyzers), *scope_filters(scope))
+            .where(fts_name.op("MATCH")(match), one_of(entry.c.analyzer, analyzers), *scope_filters(scope))
         )
 
     def index_of(self, analyzer: str) -> str:
         return self.table_for(analyzer)
 
-    def snippets_statement(
-        self, index: str, match: sa.BindParameter[str], ids: sa.BindParameter[Any]
-    ) -> sa.Select[Any]:
+    def snippets_statement(self, index: str, match: sa.BindParameter[str]) -> sa.Select[Any]:
         fts_name: sa.ColumnClause[Any] = sa.literal_column(index)
         snippets = [
             sa.func.snippet(fts_name, column, MARK_START, MARK_END, "…", self.SNIPPET_TOKENS)
@@ -192,11 +200,17 @@ class SqliteBackend:
         # `+rowid`: the ids filter the matches, they are no lookup. Offered `rowid IN (...)`, SQLite
         # hands FTS5 one id at a time and FTS5 evaluates the whole MATCH again for each.
         unindexed: sa.ColumnClause[Any] = sa.literal_column("+rowid")
+        ids: sa.Select[Any] = sa.select(sa.literal_column("value")).select_from(
+            sa.func.json_each(sa.bindparam(IDS_PARAMETER, type_=sa.String))
+        )
         return (
             sa.select(rowid, *snippets)
             .select_from(sa.table(index))
-            .where(fts_name.op("MATCH")(match), unindexed.in_(ids))
+            .where(fts_name.op("MATCH")(match), unindexed.in_(ids.scalar_subquery()))
         )
+
+    def ids_value(self, ids: Sequence[int]) -> Any:
+        return json.dumps(list(ids))
 
 
 class PostgresBackend:
@@ -269,9 +283,7 @@ class PostgresBackend:
     def index_of(self, analyzer: str) -> str:
         return analyzer  # entries are stored with the configuration they were indexed in
 
-    def snippets_statement(
-        self, index: str, match: sa.BindParameter[str], ids: sa.BindParameter[Any]
-    ) -> sa.Select[Any]:
+    def snippets_statement(self, index: str, match: sa.BindParameter[str]) -> sa.Select[Any]:
         tsquery = self._tsquery(index, match)
         config = sa.cast(sa.literal(index), REGCONFIG)
         # ts_headline drops whatever looks like an HTML tag; hide < and > from it and put them
@@ -282,7 +294,11 @@ class PostgresBackend:
             )
             for column in SNIPPET_COLUMNS
         ]
-        return sa.select(entry.c.id, *headlines).where(entry.c.id.in_(ids))
+        ids = sa.bindparam(IDS_PARAMETER, type_=ARRAY(sa.BigInteger))
+        return sa.select(entry.c.id, *headlines).where(entry.c.id == sa.any_(ids))
+
+    def ids_value(self, ids: Sequence[int]) -> Any:
+        return list(ids)
 
 
 def unhide(text: str) -> str:

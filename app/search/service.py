@@ -19,6 +19,7 @@ from app.publishing.models import PublishedDrug
 from app.revisions.models import DrugRevision
 from app.search.backends import (
     DRUG_PARAMETER,
+    IDS_PARAMETER,
     MARK_END,
     MARK_START,
     Backend,
@@ -138,7 +139,7 @@ def _search_statements(
 
 @functools.lru_cache(maxsize=64)
 def _snippets_statement(dialect: str, index: str) -> sa.Select[Any]:
-    return backend_named(dialect).snippets_statement(index, _match(0), sa.bindparam("ids", expanding=True))
+    return backend_named(dialect).snippets_statement(index, _match(0))
 
 
 def _match(n: int) -> sa.BindParameter[str]:
@@ -155,7 +156,8 @@ def _snippets(
     found: dict[int, tuple[str, ...]] = {}
     for index, ids in by_index.items():
         rows = conn.execute(
-            _snippets_statement(conn.dialect.name, index), {"match_0": texts[index], "ids": ids}
+            _snippets_statement(conn.dialect.name, index),
+            {"match_0": texts[index], IDS_PARAMETER: backend.ids_value(ids)},
         )
         found.update({row[0]: tuple(unhide(text or "") for text in row[1:]) for row in rows})
     return found
