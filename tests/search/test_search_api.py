@@ -44,6 +44,8 @@ def test_stemming(corpus_client: TestClient, q: str, expected: tuple[str, str]) 
         ("zorb", ("drug", "Testdrug A")),  # type-ahead: the last word is a prefix
         ("constip", ("side_effect", "Constipation")),
         ("medicati", ("section", "Overview")),  # typed past the stem ("medic") of "medications"
+        # Longer than the longest prefix searched (8): the whole word still matches its stem.
+        ("medications", ("section", "Overview")),
         ("synthet* cupboard", ("faq", "How is Testdrug A stored?")),  # explicit * on any word
     ],
 )
