@@ -28,7 +28,6 @@ FTS_TABLES = ("search_fts_porter", "search_fts_plain")
 MARK_START, MARK_END = "\x02", "\x03"
 SNIPPET_COLUMNS = ("a_text", "b_text", "c_text")
 _ANGLES = "\x04\x05"
-_UNHIDE = str.maketrans(_ANGLES, "<>")
 
 HIT_COLUMNS = (
     entry.c.id,
@@ -303,8 +302,9 @@ class PostgresBackend:
 
 def unhide(text: str) -> str:
     """A snippet's < and > back from where `PostgresBackend.snippets_statement` hid them (stored
-    text never holds those control characters: every text field refuses them)."""
-    return text.translate(_UNHIDE)
+    text never holds those control characters: every text field refuses them). Two `replace`s:
+    `str.translate` with a table goes through Python per character, ten times slower here."""
+    return text.replace(_ANGLES[0], "<").replace(_ANGLES[1], ">")
 
 
 _BACKENDS: dict[str, Backend] = {"sqlite": SqliteBackend(), "postgresql": PostgresBackend()}
