@@ -49,7 +49,9 @@ def remember(request: Request, representation: Representation) -> None:
         slot.put(representation, getattr(route, "path_format", None) or getattr(route, "path", None))
 
 
+@lru_cache(maxsize=1024)
 def http_date(moment: dt.datetime) -> str:
+    # Cached: most answers of a generation carry the same Last-Modified (its change time).
     return format_datetime(moment.astimezone(dt.UTC).replace(microsecond=0), usegmt=True)
 
 
