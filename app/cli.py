@@ -17,6 +17,8 @@ import sqlalchemy as sa
 import typer
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
@@ -139,10 +141,33 @@ def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> 
 
 @cli.command()
 def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
-    """Apply the Alembic migrations (the only way the schema is made)."""
+    """Apply the Alembic migrations (the only way the schema is made); upgrades only."""
     settings = get_settings()
     migrate_database(settings, revision)
-    typer.echo(f"migrated to {revision}")
+    current = schema_revisions(settings)
+    if revision != "head":
+        config = alembic_config(settings.database_url)
+        target = ScriptDirectory.from_config(config).get_revision(revision)
+        if target is not None and current != {target.revision}:
+            # Alembic's upgrade to an older revision does nothing: say so instead of "migrated".
+            typer.echo(
+                f"the database is at {', '.join(sorted(current))}, past {target.revision}: "
+                f"`druginfo migrate` only upgrades (to go back: `alembic downgrade {target.revision}`)",
+                err=True,
+            )
+            raise typer.Exit(1)
+    at = ", ".join(sorted(current))
+    typer.echo(f"migrated to head ({at})" if revision == "head" else f"migrated to {at}")
+
+
+def schema_revisions(settings: Settings) -> set[str]:
+    """The Alembic revisions the database is at."""
+    engine = make_null_pool_engine(settings.database_url)
+    try:
+        with engine.connect() as conn:
+            return set(MigrationContext.configure(conn).get_current_heads())
+    finally:
+        engine.dispose()
 
 
 @cli.command()

@@ -8,6 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.script import ScriptDirectory
+
+from app.ops.service import MIGRATIONS, expected_heads
 
 DRUGINFO = str(Path(sys.executable).parent / "druginfo")
 
@@ -32,6 +35,26 @@ def test_migrate_and_seed_from_the_command_line(tmp_path: Path, engine: str) -> 
     assert first.returncode == 0 and "published: pomalidomide" in first.stdout, first.stderr
     assert again.stdout.strip() == "seed: nothing to change"
     assert "skipped" in skipped.stdout
+
+
+def test_migrate_only_upgrades_and_says_where_the_database_is(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    (head,) = expected_heads()
+    previous = ScriptDirectory(str(MIGRATIONS)).get_revision(head).down_revision
+    assert isinstance(previous, str)
+
+    first = run(url, "migrate", previous)
+    upgraded = run(url, "migrate")
+    back = run(url, "migrate", previous)
+    again = run(url, "migrate")
+
+    assert (first.returncode, first.stdout.strip()) == (0, f"migrated to {previous}"), first.stderr
+    assert (upgraded.returncode, upgraded.stdout.strip()) == (0, f"migrated to head ({head})")
+    # An older target is refused with the reason, and nothing changes.
+    assert back.returncode == 1
+    assert f"the database is at {head}, past {previous}" in back.stderr
+    assert "only upgrades" in back.stderr
+    assert again.stdout.strip() == f"migrated to head ({head})"
 
 
 def test_plain_postgres_url_is_accepted(postgres_server) -> None:  # type: ignore[no-untyped-def]
