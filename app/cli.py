@@ -374,7 +374,7 @@ def import_command(
                     on_drug=lambda _slug: progress.advance(task),
                 )
                 if not dry_run:
-                    search_service.optimize(session)
+                    search_service.optimize_after(session, len(bundle.drugs))
                     audit.record(
                         session,
                         action="bundle.import",

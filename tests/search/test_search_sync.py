@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, session_scope
+from app.publishing.models import PublishedDrug
+from app.search import service as search_service
 from tests.helpers import see_other_writes
 from tests.search.corpus import TESTDRUG_C, bundle, import_corpus
 
@@ -80,3 +82,23 @@ def test_reimporting_the_same_bundle_keeps_one_entry_per_item(
     assert second["total"] == first["total"]
     keys = [(h["type"], h["id"], h["locale"]) for h in second["items"]]
     assert len(keys) == len(set(keys))
+
+
+def test_a_bulk_change_compacts_the_index_and_search_finds_the_same(
+    client: TestClient, settings: Settings, tmp_path: Path
+) -> None:
+    import_corpus(settings, tmp_path)
+    before = titles(client, "zorb")
+    db = Database(settings)
+    try:
+        for session in session_scope(db.write_sessions):
+            published = session.scalar(sa.select(sa.func.count()).select_from(PublishedDrug)) or 0
+            small, bulk = (published - 1) // 10, published
+
+            assert not search_service.optimize_after(session, 0)
+            assert not search_service.optimize_after(session, small)  # rewriting it all would not pay
+            assert search_service.optimize_after(session, bulk)
+    finally:
+        db.dispose()
+
+    assert before and titles(client, "zorb") == before
