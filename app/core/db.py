@@ -87,7 +87,7 @@ def _install_sqlite_pragmas(engine: Engine, settings: Settings, *, immediate: bo
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: sa.Connection) -> None:
-            conn.exec_driver_sql("BEGIN")
+            _begin(conn, "BEGIN")
 
         return
 
@@ -110,7 +110,7 @@ def _install_sqlite_pragmas(engine: Engine, settings: Settings, *, immediate: bo
         if record_info is not None:
             record_info[_HOLDS_WRITER] = True
         try:
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            _begin(conn, "BEGIN IMMEDIATE")
         except BaseException:
             if record_info is not None:
                 record_info.pop(_HOLDS_WRITER, None)
@@ -121,6 +121,15 @@ def _install_sqlite_pragmas(engine: Engine, settings: Settings, *, immediate: bo
     def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
         if record is not None and record.record_info.pop(_HOLDS_WRITER, False):
             writer.release()
+
+
+def _begin(conn: sa.Connection, statement: str) -> None:
+    """Start the transaction on the driver's connection: every request opens one, and a statement
+    through SQLAlchemy (events, compiled cache, result) costs several times SQLite's own BEGIN."""
+    try:
+        conn.connection.driver_connection.execute(statement)  # type: ignore[union-attr]
+    except sqlite3.Error as exc:
+        raise sa.exc.OperationalError(statement, None, exc) from exc
 
 
 _HOLDS_WRITER = "druginfo_holds_writer_lock"
