@@ -15,6 +15,7 @@ The public never sees any of this until publish: these functions touch draft tab
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -110,15 +111,22 @@ def drug_changed(drug: Drug) -> None:
 
 def load_drug(session: Session, slug: str, *, for_update: bool = False, with_parts: bool = True) -> Drug:
     """The working draft (with every part unless told otherwise); `for_update` locks its row."""
-    query = sa.select(Drug).where(Drug.slug == slug, Drug.deleted_at.is_(None))
+    drug = session.scalars(_drug_by_slug(for_update, with_parts), {"slug": slug}).one_or_none()
+    if drug is None:
+        raise DrugNotFound(f"No drug with slug {slug!r}.")
+    return drug
+
+
+@functools.cache
+def _drug_by_slug(for_update: bool, with_parts: bool) -> sa.Select[Drug]:
+    # Built once per variant (the slug is bound): every admin request about a drug runs one, and
+    # building and hashing a statement costs about what SQLite takes to answer it.
+    query = sa.select(Drug).where(Drug.slug == sa.bindparam("slug"), Drug.deleted_at.is_(None))
     if with_parts:
         query = query.options(*AGGREGATE_OPTIONS)
     if for_update:
         query = query.with_for_update(of=Drug)
-    drug = session.scalars(query).one_or_none()
-    if drug is None:
-        raise DrugNotFound(f"No drug with slug {slug!r}.")
-    return drug
+    return query
 
 
 def list_drugs(session: Session, *, after_slug: str | None, limit: int) -> list[Drug]:
@@ -257,6 +265,16 @@ class PartKind(Generic[PartT, InT]):
         ]
         return int(bounds[0])
 
+    @functools.cached_property
+    def by_id(self) -> sa.Select[Any]:
+        """One item by its id and its drug's (`part_id`, `drug_id` bound), built once (see `load_drug`)."""
+        model: Any = self.model
+        return (
+            sa.select(model)
+            .where(model.id == sa.bindparam("part_id"), model.drug_id == sa.bindparam("drug_id"))
+            .options(*self.load_options)
+        )
+
     def etag(self, part: PartT) -> str:
         return row_etag(self.model.__tablename__, part.id, part.version)
 
@@ -283,10 +301,7 @@ def list_parts(session: Session, drug: Drug, kind: PartKind[PartT, Any]) -> list
 
 
 def get_part(session: Session, drug: Drug, kind: PartKind[PartT, Any], part_id: int) -> PartT:
-    model: Any = kind.model
-    part: PartT | None = session.scalars(
-        sa.select(model).where(model.id == part_id, model.drug_id == drug.id).options(*kind.load_options)
-    ).one_or_none()
+    part: PartT | None = session.scalars(kind.by_id, {"part_id": part_id, "drug_id": drug.id}).one_or_none()
     if part is None:
         error = PartNotFound(f"Drug {drug.slug!r} has no {kind.label} with id {part_id}.")
         error.code = f"{kind.model.__tablename__}_not_found"

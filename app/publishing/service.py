@@ -62,18 +62,19 @@ def latest_revision(session: Session, drug_id: int) -> DrugRevision | None:
 
 def latest_document(session: Session, drug_id: int) -> tuple[int, dict[str, Any]] | None:
     """The number and document of the drug's latest revision (Core: every write reads it)."""
-    revision = DrugRevision.__table__
-    row = (
-        session.connection()
-        .execute(
-            sa.select(revision.c.number, revision.c.document)
-            .where(revision.c.drug_id == drug_id)
-            .order_by(revision.c.number.desc())
-            .limit(1)
-        )
-        .first()
-    )
+    row = session.connection().execute(_latest_document_statement(), {"drug_id": drug_id}).first()
     return (int(row.number), row.document) if row is not None else None
+
+
+@functools.cache
+def _latest_document_statement() -> sa.Select[Any]:
+    revision = cast(sa.Table, DrugRevision.__table__)
+    return (
+        sa.select(revision.c.number, revision.c.document)
+        .where(revision.c.drug_id == sa.bindparam("drug_id"))
+        .order_by(revision.c.number.desc())
+        .limit(1)
+    )
 
 
 def record_revision(
