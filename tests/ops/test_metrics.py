@@ -123,12 +123,19 @@ def test_pool_gauges_follow_checkouts(public_client: TestClient) -> None:
     engine = public_client.app.state.db.engine  # type: ignore[attr-defined]
     assert sample("druginfo_db_pool_size", engine="read") > 0
     assert "druginfo_db_pool_checked_out" in public_client.get("/metrics").text
-    idle = _settled("druginfo_db_pool_checked_out")
-    assert idle >= 0
-
-    with engine.connect(), engine.connect():
-        assert _gauge_reaches(idle + 2)
-    assert _gauge_reaches(idle)  # every connection returned
+    # Other apps alive in this worker process share the gauge; one of them holding a connection for
+    # seconds (a loaded machine, a test that holds its pool) hides this engine's +2 for as long.
+    # Each attempt starts from a settled baseline; a gauge that does not follow fails all of them.
+    for _attempt in range(5):
+        idle = _settled("druginfo_db_pool_checked_out")
+        assert idle >= 0
+        with engine.connect(), engine.connect():
+            held = _gauge_reaches(idle + 2)
+        returned = _gauge_reaches(idle)  # every connection returned
+        if held and returned:
+            break
+    else:
+        pytest.fail(f"the gauge did not follow two checkouts and checkins (baseline {idle})")
 
     public_client.get("/api/v1/drugs?limit=3&sort=name")  # a request that reads the database
     assert _gauge_reaches(idle)
