@@ -20,6 +20,16 @@ MIN_PREFIX_LENGTH = 2
 # indexed stem "medic": prefix terms also try up to three characters shorter, not below this length.
 MIN_STEM_PREFIX = 4
 MAX_PREFIX_TRIM = 3
+# Endings the English stemmers cut, whole or over several steps (Porter in SQLite's FTS5, Snowball
+# in PostgreSQL: "-alization" → "-alize" → "-al" → ""). A word typed into one of them is cut before
+# it ("medicatio", on the way to "medication", → "medic"; "informatio" → "inform"): three
+# characters are not always enough, and a prefix longer than the stem in the index finds nothing.
+ENGLISH_ENDINGS = (
+    "ational", "ationally", "ations", "alization", "alizations", "ization", "izations", "ication",
+    "ications", "ically", "ements", "ement", "ments", "iveness", "fulness", "ousness", "ously",
+    "ability", "ibility", "abilities", "ibilities", "ities", "ences", "ances", "ators", "atives",
+)  # fmt: skip
+_ENGLISH_ENDING_STARTS = frozenset(e[:n] for e in ENGLISH_ENDINGS for n in range(1, len(e) + 1))
 # The longest prefix searched (longer typed words are cut to it). SQLite's FTS5 tables keep a
 # prefix index for every length from 2 to this (migration 0007): a prefix of an indexed length is
 # looked up like a word, any other is a merge of every matching term's postings, which for a common
@@ -149,8 +159,17 @@ def search_prefix(word: str, analyzer: str) -> str:
     shorter, so that a partly typed word still reaches the stems in the index ("constipat" → "constip");
     at most MAX_PREFIX_LENGTH characters."""
     if stems(analyzer):
-        word = word[: max(len(word) - MAX_PREFIX_TRIM, min(len(word), MIN_STEM_PREFIX))]
+        cut = max(MAX_PREFIX_TRIM, _typed_ending(word) if analyzer == "english" else 0)
+        word = word[: max(len(word) - cut, min(len(word), MIN_STEM_PREFIX))]
     return word[:MAX_PREFIX_LENGTH]
+
+
+def _typed_ending(word: str) -> int:
+    """How many of the word's last characters may be the start of an ending the stemmer cuts."""
+    for length in range(len(word) - MIN_STEM_PREFIX, 0, -1):
+        if word[-length:] in _ENGLISH_ENDING_STARTS:
+            return length
+    return 0
 
 
 def fts5_match(query: ParsedQuery, analyzer: str) -> str | None:

@@ -59,6 +59,11 @@ def test_the_number_of_tokens_is_bounded() -> None:
             "('medicati' | 'medic':*)",
         ),
         ("medicati", "simple", '("medicati" OR "medicati"*)', "('medicati' | 'medicati':*)"),
+        # Typed into an ending the English stemmer cuts: cut before it (stem "medic"), not 3 back.
+        ("medicatio", "english", '("medicatio" OR "medic"*)', "('medicatio' | 'medic':*)"),
+        ("generalizatio", "english", '("generalizatio" OR "gener"*)', "('generalizatio' | 'gener':*)"),
+        # Other stemmers cut other endings: three characters back, as before.
+        ("medicatio", "german", '("medicatio" OR "medica"*)', "('medicatio' | 'medica':*)"),
         # A prefix is at most 8 characters (the longest with a prefix index in SQLite).
         (
             "dexamethasone",

@@ -53,6 +53,20 @@ def test_prefix(corpus_client: TestClient, q: str, expected: tuple[str, str]) ->
     assert expected in found(corpus_client, q)
 
 
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("medications", ("section", "Overview")),  # stem "medic": "medicatio" is 4 past it
+        ("constipation", ("side_effect", "Constipation")),  # stem "constip"
+    ],
+)
+def test_type_ahead_finds_the_word_at_every_keystroke(
+    corpus_client: TestClient, word: str, expected: tuple[str, str]
+) -> None:
+    missed = [word[:n] for n in range(4, len(word) + 1) if expected not in found(corpus_client, word[:n])]
+    assert missed == []
+
+
 def test_a_finished_word_is_not_a_prefix(corpus_client: TestClient) -> None:
     assert found(corpus_client, "zorb ") == []
 
