@@ -21,14 +21,17 @@ MIN_PREFIX_LENGTH = 2
 MIN_STEM_PREFIX = 4
 MAX_PREFIX_TRIM = 3
 # Endings the English stemmers cut, whole or over several steps (Porter in SQLite's FTS5, Snowball
-# in PostgreSQL: "-alization" → "-alize" → "-al" → ""). A word typed into one of them is cut before
-# it ("medicatio", on the way to "medication", → "medic"; "informatio" → "inform"): three
-# characters are not always enough, and a prefix longer than the stem in the index finds nothing.
-ENGLISH_ENDINGS = (
-    "ational", "ationally", "ations", "alization", "alizations", "ization", "izations", "ication",
-    "ications", "ically", "ements", "ement", "ments", "iveness", "fulness", "ousness", "ously",
-    "ability", "ibility", "abilities", "ibilities", "ities", "ences", "ances", "ators", "atives",
-)  # fmt: skip
+# in PostgreSQL: "-alization" → "-alize" → "-al" → ""). A word that stops part-way into one
+# ("medicatio", on the way to "medication", whose stem is "medic") is searched without it: three
+# characters back is not always enough, and a prefix longer than the stem in the index finds nothing.
+# A word that ends in a whole one ("medication") needs no more: the engine stems the word itself.
+ENGLISH_ENDINGS = frozenset(
+    """
+    ation ations ational ationally ization izations alization alizations ication ications ically
+    ment ments ement ements iveness fulness ousness ously ability abilities ibility ibilities ity
+    ities ence ences ance ances ator ators ative atives
+    """.split()  # noqa: SIM905  (a word list reads better as text)
+)
 _ENGLISH_ENDING_STARTS = frozenset(e[:n] for e in ENGLISH_ENDINGS for n in range(1, len(e) + 1))
 # The longest prefix searched (longer typed words are cut to it). SQLite's FTS5 tables keep a
 # prefix index for every length from 2 to this (migration 0007): a prefix of an indexed length is
@@ -165,11 +168,12 @@ def search_prefix(word: str, analyzer: str) -> str:
 
 
 def _typed_ending(word: str) -> int:
-    """How many of the word's last characters may be the start of an ending the stemmer cuts."""
-    for length in range(len(word) - MIN_STEM_PREFIX, 0, -1):
-        if word[-length:] in _ENGLISH_ENDING_STARTS:
-            return length
-    return 0
+    """How many of the word's last characters are an ending the stemmer cuts, typed part-way
+    (0 when the word ends in a whole one, or in none)."""
+    lengths = range(len(word) - MIN_STEM_PREFIX, 0, -1)
+    if any(word[-length:] in ENGLISH_ENDINGS for length in lengths):
+        return 0
+    return next((length for length in lengths if word[-length:] in _ENGLISH_ENDING_STARTS), 0)
 
 
 def fts5_match(query: ParsedQuery, analyzer: str) -> str | None:

@@ -62,6 +62,8 @@ def test_the_number_of_tokens_is_bounded() -> None:
         # Typed into an ending the English stemmer cuts: cut before it (stem "medic"), not 3 back.
         ("medicatio", "english", '("medicatio" OR "medic"*)', "('medicatio' | 'medic':*)"),
         ("generalizatio", "english", '("generalizatio" OR "gener"*)', "('generalizatio' | 'gener':*)"),
+        # A whole ending: the word itself reaches the stem; its prefix stays long (fewer postings).
+        ("medication", "english", '("medication" OR "medicat"*)', "('medication' | 'medicat':*)"),
         # Other stemmers cut other endings: three characters back, as before.
         ("medicatio", "german", '("medicatio" OR "medica"*)', "('medicatio' | 'medica':*)"),
         # A prefix is at most 8 characters (the longest with a prefix index in SQLite).
