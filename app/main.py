@@ -9,7 +9,6 @@ from pathlib import Path
 
 import fastapi_offline
 from fastapi import Depends, FastAPI
-from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse
@@ -26,8 +25,10 @@ from app.core.errors import install_error_handlers, problem_responses
 from app.core.http import GZIP_MIN_SIZE
 from app.core.middleware import (
     BodySizeLimitMiddleware,
+    HeadMiddleware,
     NoStoreMiddleware,
     ThreadSlotsMiddleware,
+    VaryOnceGZipMiddleware,
     with_page_csp,
 )
 from app.core.params import reject_unknown_query_params
@@ -117,7 +118,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(ThreadSlotsMiddleware)
     app.add_middleware(IdempotencyMiddleware, db=db)  # sees the uncompressed response
     # Public answers carry their own precompressed variant; the middleware only compresses the rest.
-    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MIN_SIZE)
+    app.add_middleware(VaryOnceGZipMiddleware, minimum_size=GZIP_MIN_SIZE)
     app.add_middleware(ResponseCacheMiddleware, store=store)
     app.add_middleware(NoStoreMiddleware, prefixes=(ADMIN_PREFIX,))
     app.add_middleware(
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_bytes=settings.max_body_bytes,
         per_path={f"{ADMIN_PREFIX}/import": settings.max_import_bytes},
     )
+    app.add_middleware(HeadMiddleware)  # outside the response cache: a HEAD is answered like a GET
     # Search first: FastAPI tries routes in order, and a search is the public request that most
     # often reaches the router (the response cache answers most document reads before it).
     app.include_router(search_router)

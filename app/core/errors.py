@@ -402,11 +402,14 @@ _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 def _allowed_methods(request: Request) -> list[str]:
     """Every method some route accepts for this path (Starlette only reports the first route's)."""
     routes = request.app.router.routes
-    return [
+    allowed = [
         method
         for method in _METHODS
         if any(route.matches({**request.scope, "method": method})[0] is Match.FULL for route in routes)
     ]
+    if "GET" in allowed and "HEAD" not in allowed:  # every GET answers HEAD (`HeadMiddleware`)
+        allowed.insert(allowed.index("GET") + 1, "HEAD")
+    return allowed
 
 
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:

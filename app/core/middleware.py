@@ -23,6 +23,7 @@ from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.responses import HTMLResponse
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -403,6 +404,69 @@ class BodySizeLimitMiddleware:
             headers={"Connection": "close"},
         )
         await response(scope, receive, send)
+
+
+class HeadMiddleware:
+    """HEAD is GET without the content (RFC 9110 §9.3.2), on every route that takes GET.
+
+    FastAPI's routes answer only the methods they declare (Starlette's own routes add HEAD to GET),
+    so the app inside sees a GET: the same status and headers (`ETag`, `Content-Length`,
+    `Cache-Control`, a `304` for a matching `If-None-Match`), from the response cache when a GET
+    would be. The body is dropped here, whatever the server does with it. The server and the
+    middleware outside still see HEAD (access log, metrics), with the route the GET matched.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD":
+            await self.app(scope, receive, send)
+            return
+        inner = {**scope, "method": "GET"}
+
+        async def send_head(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        try:
+            await self.app(inner, receive, send_head)
+        finally:
+            # What routing found (route, path parameters) is what the access log and metrics name.
+            scope.update({key: value for key, value in inner.items() if key != "method"})
+
+
+class VaryOnceGZipMiddleware(GZipMiddleware):
+    """Starlette's gzip, without naming `Accept-Encoding` twice in `Vary`: a prepared public answer
+    already varies on it (it carries its own gzip variant), and gzip adds it again to any large
+    answer it leaves uncompressed."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_vary_once(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                _vary_once(message)
+            await send(message)
+
+        await super().__call__(scope, receive, send_vary_once)
+
+
+def _vary_once(message: Message) -> None:
+    headers: list[tuple[bytes, bytes]] = message.get("headers", [])
+    for index, (name, value) in enumerate(headers):
+        if name.lower() == b"vary" and value.count(b",") >= 1:
+            names = [part.strip() for part in value.split(b",")]
+            unique: dict[bytes, bytes] = {}
+            for part in names:
+                unique.setdefault(part.lower(), part)
+            if len(unique) < len(names):
+                headers[index] = (name, b", ".join(unique.values()))
 
 
 class NoStoreMiddleware:

@@ -115,17 +115,37 @@ def test_malformed_bodies_are_problems_and_change_nothing(
     assert admin.get("/drugs/testdrug-a").json()["version"] == 1
 
 
+def test_head_answers_like_get_with_the_same_checks(admin: Admin) -> None:
+    url = f"{ADMIN}/drugs/testdrug-a"
+    admin.post("/drugs", {"slug": "testdrug-a", "name": "Testdrug A"})
+    get = admin.client.get(url, headers=admin.headers("admin"))
+
+    head = admin.client.head(url, headers=admin.headers("admin"))
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["etag"] == get.headers["etag"]
+    assert head.headers["cache-control"] == "no-store"
+    unauthenticated = admin.client.head(url)  # the key is checked as for a GET
+    assert unauthenticated.status_code == 401
+    assert unauthenticated.headers["content-type"] == "application/problem+json"
+    assert unauthenticated.content == b""
+    post_only = admin.client.head(f"{ADMIN}/keys/0123abcd/revoke", headers=admin.headers("admin"))
+    assert post_only.status_code == 405
+    assert post_only.headers["allow"] == "POST"
+
+
 def test_405_answers_list_the_allowed_methods(admin: Admin) -> None:
     cases = {
-        f"{ADMIN}/drugs": "GET, POST",
-        f"{ADMIN}/drugs/testdrug-a": "GET, PATCH, DELETE",
-        f"{ADMIN}/drugs/testdrug-a/faqs": "GET, POST",
-        f"{ADMIN}/drugs/testdrug-a/faqs/1": "GET, PATCH, DELETE",
+        f"{ADMIN}/drugs": "GET, HEAD, POST",
+        f"{ADMIN}/drugs/testdrug-a": "GET, HEAD, PATCH, DELETE",
+        f"{ADMIN}/drugs/testdrug-a/faqs": "GET, HEAD, POST",
+        f"{ADMIN}/drugs/testdrug-a/faqs/1": "GET, HEAD, PATCH, DELETE",
         # An item's id is a number: `order` is the order's URL only (PATCH is a 405, not a 428 or 422).
-        f"{ADMIN}/drugs/testdrug-a/faqs/order": "GET, PUT",
+        f"{ADMIN}/drugs/testdrug-a/faqs/order": "GET, HEAD, PUT",
         f"{ADMIN}/keys/0123abcd/revoke": "POST",
-        "/api/v1/drugs": "GET",
-        "/healthz": "GET",
+        "/api/v1/drugs": "GET, HEAD",
+        "/healthz": "GET, HEAD",
     }
     for path, allowed in cases.items():
         method = "PUT" if "PUT" not in allowed else "POST"

@@ -85,6 +85,41 @@ def test_if_none_match_gives_304_without_a_body(app_client: TestClient, url: str
 
 
 @pytest.mark.parametrize("temperature", TEMPERATURES)
+@pytest.mark.parametrize("url", PUBLIC_URLS[:3] + PUBLIC_URLS[11:])
+def test_head_is_get_without_the_body(app_client: TestClient, url: str, temperature: str) -> None:
+    get = app_client.get(url)
+
+    head = _get_head(app_client, url, temperature)
+    revalidated = app_client.head(url, headers={"If-None-Match": get.headers["etag"]})
+
+    assert head.status_code == 200
+    assert head.content == b""
+    for name in ("content-type", "content-length", "etag", "last-modified", "cache-control", "vary"):
+        assert head.headers[name] == get.headers[name], name
+    assert revalidated.status_code == 304
+    assert revalidated.content == b""
+
+
+def _get_head(client: TestClient, url: str, temperature: str) -> httpx.Response:
+    _set_temperature(client, url, temperature)
+    before = client.app.state.store.response_hits  # type: ignore[attr-defined]
+    response = client.head(url)
+    assert client.app.state.store.response_hits - before == (temperature == "warm")  # type: ignore[attr-defined]
+    return response
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
+@pytest.mark.parametrize("accept_encoding", ["identity", "gzip"])
+def test_vary_names_each_header_once(app_client: TestClient, temperature: str, accept_encoding: str) -> None:
+    url = "/api/v1/drugs/testdrug-a"  # over 1 kB: gzip looks at it (and would add its own Vary)
+
+    response = _get(app_client, url, temperature, **{"Accept-Encoding": accept_encoding})
+
+    names = [name.strip().lower() for name in response.headers["vary"].split(",")]
+    assert sorted(names) == sorted(set(names)) and "accept-encoding" in names
+
+
+@pytest.mark.parametrize("temperature", TEMPERATURES)
 @pytest.mark.parametrize(
     "if_none_match, status",
     [

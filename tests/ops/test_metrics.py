@@ -35,6 +35,7 @@ def sample(name: str, **labels: str) -> float:
             "200",
         ),
         ("DELETE", "/api/v1/drugs/pomalidomide", "/api/v1/drugs/{slug}", "405"),
+        ("HEAD", "/api/v1/drugs/pomalidomide/faqs", "/api/v1/drugs/{slug}/faqs", "200"),
         ("GET", "/no/such/path-4711", "<unmatched>", "404"),
         ("GET", "/docs-assets/swagger-ui.css", "/docs-assets/{path}", "200"),
     ],

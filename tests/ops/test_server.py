@@ -51,6 +51,20 @@ def test_a_head_within_the_limit_is_served(live_server: LiveServer) -> None:
     assert response.status_code == 200
 
 
+def test_head_sends_the_get_headers_and_no_body_on_a_kept_alive_connection(live_server: LiveServer) -> None:
+    url = f"{live_server.url}/api/v1/drugs/pomalidomide"
+    with httpx.Client(headers={"Accept-Encoding": "identity"}) as client:
+        get = client.get(url)
+        head = client.head(url)
+        after = client.get(url)  # the same connection: nothing of a body was left on it
+
+    assert head.status_code == 200
+    assert head.content == b""
+    assert head.headers["content-length"] == str(len(get.content))
+    assert head.headers["etag"] == get.headers["etag"]
+    assert after.status_code == 200 and after.content == get.content
+
+
 def test_a_client_that_never_finishes_its_head_is_cut_off(live_server: LiveServer) -> None:
     started = time.monotonic()
     with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
