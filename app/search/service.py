@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.core.config import Settings
+from app.core.db import PreparedSelect
 from app.core.locale import fallback_chain
 from app.publishing.models import PublishedDrug
 from app.revisions.models import DrugRevision
@@ -133,10 +134,10 @@ def _best_snippet(columns: tuple[str, ...]) -> str:
 @functools.lru_cache(maxsize=512)
 def _search_statements(
     dialect: str, shape: Scope, indexes: tuple[str, ...], paged: bool
-) -> tuple[sa.Select[Any], sa.Select[Any]]:
+) -> tuple[PreparedSelect, PreparedSelect]:
     """The ranked SELECT of hits and its count, built once per shape of search: building and
     hashing a statement of this size costs more than the engine's search itself. The query texts
-    (`match_<n>`), drug, limit and offset are bound at execution."""
+    (`match_<n>`), drug, limit and offset are bound at execution. Rows: HIT_COLUMNS, then score."""
     backend = backend_named(dialect)
     branches = [backend.branch(index, shape, _match(n)) for n, index in enumerate(indexes)]
     union = branches[0] if len(branches) == 1 else sa.union_all(*branches)
@@ -147,16 +148,21 @@ def _search_statements(
     if paged:
         ordered = ordered.limit(sa.bindparam("limit", type_=sa.Integer))
         ordered = ordered.offset(sa.bindparam("offset", type_=sa.Integer))
-    return ordered, sa.select(sa.func.count()).select_from(matches)
+    return backend.prepare(ordered), backend.prepare(sa.select(sa.func.count()).select_from(matches))
 
 
 @functools.lru_cache(maxsize=64)
-def _snippets_statement(dialect: str, index: str) -> sa.Select[Any]:
-    return backend_named(dialect).snippets_statement(index, _match(0))
+def _snippets_statement(dialect: str, index: str) -> PreparedSelect:
+    backend = backend_named(dialect)
+    return backend.prepare(backend.snippets_statement(index, _match(0)))
 
 
 def _match(n: int) -> sa.BindParameter[str]:
     return sa.bindparam(f"match_{n}", type_=sa.String)
+
+
+# Positions in a row of `_search_statements` (HIT_COLUMNS, then the score).
+_ID, _DRUG_ID, _SLUG, _NAME, _TYPE, _ITEM_ID, _LOCALE, _ANALYZER, _TITLE, _LINK, _POSITION, _SCORE = range(12)
 
 
 def _snippets(
@@ -165,12 +171,11 @@ def _snippets(
     """For each hit id, its three text columns as snippets with MARK_START/MARK_END around matches."""
     by_index: dict[str, list[int]] = defaultdict(list)
     for hit in hits:
-        by_index[backend.index_of(hit.analyzer)].append(hit.id)
+        by_index[backend.index_of(hit[_ANALYZER])].append(hit[_ID])
     found: dict[int, tuple[str, ...]] = {}
     for index, ids in by_index.items():
-        rows = conn.execute(
-            _snippets_statement(conn.dialect.name, index),
-            {"match_0": texts[index], IDS_PARAMETER: backend.ids_value(ids)},
+        rows = _snippets_statement(conn.dialect.name, index).rows(
+            conn, {"match_0": texts[index], IDS_PARAMETER: backend.ids_value(ids)}
         )
         found.update({row[0]: tuple(unhide(text or "") for text in row[1:]) for row in rows})
     return found
@@ -195,25 +200,25 @@ def search(
     ordered, count = _search_statements(conn.dialect.name, shape, tuple(texts), limit is not None)
     params: dict[str, Any] = {f"match_{n}": text for n, text in enumerate(texts.values())}
     params |= {DRUG_PARAMETER: scope.drug_slug, "limit": limit, "offset": offset}
-    rows = list(conn.execute(ordered, params))
+    rows = ordered.rows(conn, params)
     if limit is None or (offset == 0 and len(rows) < limit):
         total = len(rows)
     else:
-        total = conn.execute(count, params).scalar_one()
+        total = count.rows(conn, params)[0][0]
     found = _snippets(conn, backend, texts, rows) if snippets and rows else {}
     hits = [
         Hit(
-            entry_id=row.id,
-            drug_id=row.drug_id,
-            drug_slug=row.drug_slug,
-            drug_name=row.drug_name,
-            type=row.type,
-            item_id=row.item_id,
-            locale=row.locale,
-            title=row.title,
-            link=row.link,
-            score=float(f"{row.score:.6g}"),
-            snippet=_best_snippet(found[row.id]) if row.id in found else None,
+            entry_id=row[_ID],
+            drug_id=row[_DRUG_ID],
+            drug_slug=row[_SLUG],
+            drug_name=row[_NAME],
+            type=row[_TYPE],
+            item_id=row[_ITEM_ID],
+            locale=row[_LOCALE],
+            title=row[_TITLE],
+            link=row[_LINK],
+            score=float(f"{row[_SCORE]:.6g}"),
+            snippet=_best_snippet(found[row[_ID]]) if row[_ID] in found else None,
         )
         for row in rows
     ]

@@ -6,8 +6,10 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
+from app.core.db import make_null_pool_engine
 from app.main import create_app
 from tests.helpers import assert_problem
 
@@ -383,3 +385,18 @@ def test_queued_searches_answer_as_unqueued_ones(corpus_client: TestClient, conc
         assert (limiter.total_tokens, limiter.borrowed_tokens) == (concurrency, 0)
     else:
         assert limiter is None
+
+
+def test_a_search_without_its_index_is_a_503_not_a_500(client: TestClient, database_url: str) -> None:
+    """The search's statements run past SQLAlchemy's execution on SQLite (`DriverSelect`): a driver
+    error still reaches the database error handling as SQLAlchemy's, so a broken database answers
+    503 with a problem, never a 500 with a traceback."""
+    assert search(client, "fatigue")["total"] == 0  # the statements are built and cached
+    engine = make_null_pool_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE search_entry"))
+    engine.dispose()
+
+    response = client.get("/api/v1/search", params={"q": "nausea"})
+
+    assert_problem(response, 503, "database_unavailable")
