@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -105,17 +105,17 @@ def negotiate(requested: Sequence[str], available: Callable[[], Iterable[str]], 
     return default
 
 
+# The `locale` query parameter (as `Query(**…)`, or `Field(None, **…)` in a model of a query).
+LOCALE_PARAMETER: dict[str, Any] = {
+    "max_length": 100,
+    "description": "BCP 47 locale, e.g. `fr` or `hi-IN`; overrides `Accept-Language`. "
+    "Items without a translation fall back to the default locale.",
+    "json_schema_extra": LOCALE_SCHEMA,
+}
+
+
 async def requested_locales(
-    request: Request,
-    locale: Annotated[
-        str | None,
-        Query(
-            max_length=100,
-            description="BCP 47 locale, e.g. `fr` or `hi-IN`; overrides `Accept-Language`. "
-            "Items without a translation fall back to the default locale.",
-            json_schema_extra=LOCALE_SCHEMA,
-        ),
-    ] = None,
+    request: Request, locale: Annotated[str | None, Query(**LOCALE_PARAMETER)] = None
 ) -> tuple[str, ...]:
     """The locales the client asked for, best first: `?locale=`, else `Accept-Language`."""
     if locale is not None:

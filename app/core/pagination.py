@@ -75,14 +75,13 @@ def next_link(url: URL, cursor: str) -> str:
     return f'<{url.include_query_params(cursor=cursor)}>; rel="next"'
 
 
-Cursor = Annotated[
-    str | None,
-    Query(
-        max_length=500,
-        pattern=CURSOR_PATTERN,
-        # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
-        # list (same filters and sort); any other well-formed one names no page (404).
-        json_schema_extra={"format": CURSOR_FORMAT},
-        description="`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
-    ),
-]
+# The `cursor` query parameter (as `Query(**…)`, or `Field(None, **…)` in a model of a query).
+CURSOR_PARAMETER: dict[str, Any] = {
+    "max_length": 500,
+    "pattern": CURSOR_PATTERN,
+    # Not any string of this alphabet is a cursor: only the `next_cursor` the server issued for this
+    # list (same filters and sort); any other well-formed one names no page (404).
+    "json_schema_extra": {"format": CURSOR_FORMAT},
+    "description": "`next_cursor` of the previous page (opaque; only valid with the same filters and sort).",
+}
+Cursor = Annotated[str | None, Query(**CURSOR_PARAMETER)]

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
+from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
+from pydantic import BaseModel, ValidationError
 
 from app.core.errors import InvalidParameters, ProblemField, UnknownParameters
 from app.core.types import CONTROL_CHARACTERS
 
 _allowed_by_route: dict[int, frozenset[str]] = {}
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
 def _query_names(dependant: Dependant) -> set[str]:
@@ -20,6 +24,46 @@ def _query_names(dependant: Dependant) -> set[str]:
     for sub in dependant.dependencies:
         names |= _query_names(sub)
     return names
+
+
+def _documented_query_names(route: APIRoute) -> set[str]:
+    """The query parameters of the route's `openapi_extra` (see `query_parameters`)."""
+    documented = (route.openapi_extra or {}).get("parameters", [])
+    return {p["name"] for p in documented if p.get("in") == "query"}
+
+
+def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` that documents the fields of `model` as the route's query parameters, as
+    FastAPI documents declared ones (the app's unknown-parameter check accepts them too).
+
+    For a route that reads its query with `parse_query_model` instead of one FastAPI parameter
+    per field: FastAPI inspects every parameter's annotation again at each request, which for
+    search's seven (with the locale negotiation) cost ~0.4 ms, a sixth of a cache-missing search.
+    """
+    schema = model.model_json_schema()
+    properties: dict[str, dict[str, Any]] = schema["properties"]
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, field_schema in properties.items():
+        parameter: dict[str, Any] = {"name": name, "in": "query", "required": name in required}
+        if "description" in field_schema:
+            parameter["description"] = field_schema["description"]
+        parameters.append({**parameter, "schema": field_schema})
+    return {"parameters": parameters}
+
+
+def parse_query_model(model: type[ModelT], request: Request) -> ModelT:
+    """The request's query parameters as `model` (see `query_parameters`), validated in one call.
+
+    A repeated parameter counts once, with its last value, as FastAPI reads them. Errors are the ones
+    FastAPI raises for its own parameters (`RequestValidationError`, at ("query", name)), so they
+    become the same 422 problem.
+    """
+    try:
+        return model.model_validate(dict(request.query_params))
+    except ValidationError as exc:
+        errors = [{**error, "loc": ("query", *error["loc"])} for error in exc.errors(include_url=False)]
+        raise RequestValidationError(errors) from None
 
 
 async def reject_unknown_query_params(request: Request) -> None:
@@ -32,7 +76,7 @@ async def reject_unknown_query_params(request: Request) -> None:
         return
     allowed = _allowed_by_route.get(id(route))
     if allowed is None:
-        allowed = frozenset(_query_names(route.dependant))
+        allowed = frozenset(_query_names(route.dependant) | _documented_query_names(route))
         _allowed_by_route[id(route)] = allowed
     unknown = sorted({key for key in request.query_params if key not in allowed})
     if unknown:

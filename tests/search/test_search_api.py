@@ -394,9 +394,13 @@ def test_a_search_without_its_index_is_a_503_not_a_500(client: TestClient, datab
     assert search(client, "fatigue")["total"] == 0  # the statements are built and cached
     engine = make_null_pool_engine(database_url)
     with engine.begin() as conn:
-        conn.execute(sa.text("DROP TABLE search_entry"))
-    engine.dispose()
-
-    response = client.get("/api/v1/search", params={"q": "nausea"})
+        conn.execute(sa.text("ALTER TABLE search_entry RENAME TO search_entry_away"))
+    try:
+        response = client.get("/api/v1/search", params={"q": "nausea"})
+    finally:
+        with engine.begin() as conn:  # the PostgreSQL database is reused by later tests
+            conn.execute(sa.text("ALTER TABLE search_entry_away RENAME TO search_entry"))
+        engine.dispose()
 
     assert_problem(response, 503, "database_unavailable")
+    assert search(client, "nausea")["total"] == 0
