@@ -209,24 +209,47 @@ def test_a_cursor_is_bound_to_its_query(corpus_client: TestClient) -> None:
 
 
 @pytest.mark.parametrize(
-    "params",
+    ("params", "status", "code", "pointer"),
     [
-        {},
-        {"q": ""},
-        {"q": "x" * 10_000},
-        {"q": "blood", "type": "nonsense"},
-        {"q": "blood", "limit": 0},
-        {"q": "blood", "limit": 101},
-        {"q": "blood", "drug": "Not A Slug"},
-        {"q": "blood", "locale": "not a locale"},
-        {"q": "blood", "unknown": "1"},
+        ({}, 422, "invalid_parameters", "#/query/q"),
+        ({"q": ""}, 422, "invalid_parameters", "#/query/q"),
+        ({"q": "x" * 10_000}, 422, "invalid_parameters", "#/query/q"),
+        ({"q": "blood", "type": "nonsense"}, 422, "invalid_parameters", "#/query/type"),
+        ({"q": "blood", "limit": 0}, 422, "invalid_parameters", "#/query/limit"),
+        ({"q": "blood", "limit": 101}, 422, "invalid_parameters", "#/query/limit"),
+        ({"q": "blood", "limit": "ten"}, 422, "invalid_parameters", "#/query/limit"),
+        ({"q": "blood", "drug": "Not A Slug"}, 422, "invalid_parameters", "#/query/drug"),
+        ({"q": "blood", "locale": "not a locale"}, 422, "invalid_parameters", "#/query/locale"),
+        ({"q": "blood", "cursor": "not a cursor!"}, 422, "invalid_parameters", "#/query/cursor"),
+        ({"q": "blood", "unknown": "1"}, 400, "unknown_parameters", "#/query/unknown"),
     ],
 )
-def test_bad_parameters_are_problems(corpus_client: TestClient, params: dict[str, Any]) -> None:
+def test_bad_parameters_are_problems(
+    corpus_client: TestClient, params: dict[str, Any], status: int, code: str, pointer: str
+) -> None:
     response = corpus_client.get("/api/v1/search", params=params)
 
-    assert response.status_code in (400, 422)
-    assert_problem(response, response.status_code)
+    body = assert_problem(response, status, code)
+    assert [error["pointer"] for error in body["errors"]] == [pointer]
+
+
+def test_every_documented_parameter_is_accepted(corpus_client: TestClient) -> None:
+    """The query is read as one model (`SearchQuery`): what the OpenAPI lists is what is accepted."""
+    operation = corpus_client.get("/openapi.json").json()["paths"]["/api/v1/search"]["get"]
+    documented = {p["name"]: p for p in operation["parameters"]}
+    assert set(documented) == {"q", "type", "drug", "limit", "cursor", "locale"}
+    assert documented["q"]["required"] is True
+    assert documented["limit"]["schema"] == {
+        "default": 20,
+        "description": documented["limit"]["description"],
+        "maximum": 100,
+        "minimum": 1,
+        "title": "Limit",
+        "type": "integer",
+    }
+
+    body = search(corpus_client, "blood", type="side_effect", drug="testdrug-a", limit=1, locale="en")
+    assert [hit["title"] for hit in body["items"]] == ["Blood clots"]
 
 
 HOSTILE_QUERIES = [
