@@ -29,7 +29,7 @@ from app.bundle.schemas import (
     SupportResourceIn,
 )
 from app.conditions.models import Condition
-from app.core.db import utcnow
+from app.core.db import PreparedSelect, prepare_select, utcnow
 from app.core.errors import AppError, NotFound, ProblemField, validation_problem_fields
 from app.core.locale import normalize_tag
 from app.drugs.models import (
@@ -212,8 +212,8 @@ def resource_in(resource: SupportResource) -> SupportResourceIn:
 
 
 @functools.cache
-def _snapshot_queries() -> dict[str, Any]:
-    """The statements `snapshot_of` runs, built once, on first use (`:drug_id` bound per call)."""
+def _snapshot_queries(dialect: str) -> dict[str, PreparedSelect]:
+    """The statements `snapshot_of` runs, built once per engine kind (`:drug_id` bound per call)."""
     drug_id: Any = sa.bindparam("drug_id")
 
     def part(model: Any, *order: Any) -> Any:
@@ -228,7 +228,7 @@ def _snapshot_queries() -> dict[str, Any]:
     component, combination = CombinationComponent.__table__, Combination.__table__
     component_drug = drug.alias("component_drug")
     link, resource = DrugSupportResource.__table__, SupportResource.__table__
-    return {
+    statements = {
         "drug": sa.select(drug).where(drug.c.id == drug_id),
         "codes": part(DrugCode, DrugCode.__table__.c.system),
         "sources": part(DrugSource),
@@ -260,6 +260,7 @@ def _snapshot_queries() -> dict[str, Any]:
         .where(link.c.drug_id == drug_id)
         .order_by(link.c.position, resource.c.id),
     }
+    return {name: prepare_select(statement, dialect) for name, statement in statements.items()}
 
 
 def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
@@ -272,11 +273,11 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
     so this is exactly `to_drug_in(...).model_dump(mode="json")` and friends (tested).
     """
     conn = session.connection()
-    q = _snapshot_queries()
+    q = _snapshot_queries(conn.dialect.name)
     by_drug = {"drug_id": drug_id}
-    drug = conn.execute(q["drug"], by_drug).one()
+    (drug,) = q["drug"].rows(conn, by_drug)
     codes, sources, sections, faqs, side_effects, monitoring, stories, combinations = (
-        list(conn.execute(q[name], by_drug))
+        q[name].rows(conn, by_drug)
         for name in (
             "codes",
             "sources",
@@ -288,11 +289,11 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
             "combinations",
         )
     )
-    indications = list(conn.execute(q["indications"], by_drug))
-    resources = list(conn.execute(q["resources"], by_drug))
+    indications = q["indications"].rows(conn, by_drug)
+    resources = q["resources"].rows(conn, by_drug)
     components: dict[int, list[dict[str, Any]]] = {c.id: [] for c in combinations}
     if combinations:
-        for row in conn.execute(q["components"], by_drug):
+        for row in q["components"].rows(conn, by_drug):
             components[row.combination_id].append({"name": row.name, "drug": row.slug, "role": row.role})
 
     def with_translations(item: dict[str, Any], kind: str, stored: dict[str, Any] | None) -> dict[str, Any]:
