@@ -9,14 +9,14 @@ import hmac
 import re
 import secrets
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.auth.models import ApiKey
 from app.auth.scopes import ROLE_SCOPES
-from app.core.db import utcnow
+from app.core.db import PreparedSelect, prepare_select, utcnow
 from app.core.errors import NotFound
 
 TOKEN_PATTERN = re.compile(r"^dik_([0-9a-f]{8})_([A-Za-z0-9_-]{43})$")
@@ -118,7 +118,8 @@ def authenticate_token(conn: sa.Connection, token: str) -> Authenticated | None:
     match = TOKEN_PATTERN.match(token)
     if match is None:
         return None
-    row = conn.execute(_key_by_prefix(), {"prefix": match.group(1)}).one_or_none()
+    found = _key_by_prefix(conn.dialect.name).rows(conn, {"prefix": match.group(1)})
+    row = found[0] if found else None  # the prefix is unique
     # Constant-time comparison: how long the check takes says nothing about how much of it matched.
     if not hmac.compare_digest(hash_token(token), row.hash if row is not None else _DUMMY_HASH):
         return None
@@ -131,10 +132,10 @@ def authenticate_token(conn: sa.Connection, token: str) -> Authenticated | None:
 
 
 @functools.cache
-def _key_by_prefix() -> sa.Select[Any]:
-    # Core, built once: every authenticated request runs it.
+def _key_by_prefix(dialect: str) -> PreparedSelect:
+    # Built once (on SQLite run on the driver's cursor): every authenticated request runs it.
     table = cast(sa.Table, ApiKey.__table__)
-    return sa.select(
+    statement = sa.select(
         table.c.id,
         table.c.prefix,
         table.c.name,
@@ -144,6 +145,7 @@ def _key_by_prefix() -> sa.Select[Any]:
         table.c.revoked_at,
         table.c.last_used_at,
     ).where(table.c.prefix == sa.bindparam("prefix"))
+    return prepare_select(statement, dialect)
 
 
 def record_use(conn: sa.Connection, key_id: int, *, now: dt.datetime) -> None:

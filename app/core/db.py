@@ -225,7 +225,8 @@ def prepare_select(statement: sa.Select[Any], dialect: str) -> PreparedSelect:
     return DriverSelect(statement, typed=True) if dialect == "sqlite" else CoreSelect(statement)
 
 
-_SQLITE_DIALECT = SQLiteDialect_pysqlite()
+# JSON read as the engines read it (orjson): revision documents are ~30 kB.
+_SQLITE_DIALECT = SQLiteDialect_pysqlite(json_serializer=json_dumps, json_deserializer=orjson.loads)
 _HOLDS_WRITER = "druginfo_holds_writer_lock"
 _WRITER_LOCKS: dict[str, threading.Lock] = {}
 _WRITER_LOCKS_GUARD = threading.Lock()
