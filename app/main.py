@@ -32,6 +32,7 @@ from app.core.middleware import (
     with_page_csp,
 )
 from app.core.params import reject_unknown_query_params
+from app.core.routing import include
 from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
@@ -129,13 +130,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(HeadMiddleware)  # outside the response cache: a HEAD is answered like a GET
     # Search first: FastAPI tries routes in order, and a search is the public request that most
     # often reaches the router (the response cache answers most document reads before it).
-    app.include_router(search_router)
-    app.include_router(delivery_router)
-    app.include_router(jsonld_router)
-    app.include_router(changes_router)
-    app.include_router(embed_router)
-    app.include_router(infobutton_router)
-    app.include_router(fhir_router)
+    include(app, search_router)
+    include(app, delivery_router)
+    include(app, jsonld_router)
+    include(app, changes_router)
+    include(app, embed_router)
+    include(app, infobutton_router)
+    include(app, fhir_router)
     include_admin_routers(app)
     _install_docs(app)
     app.state.cache_metrics_registry = cache_registry(store.stats)

@@ -14,6 +14,8 @@ from app.auth.router import router as keys_router
 from app.bundle.router import router as bundle_router
 from app.conditions.router_admin import router as conditions_router
 from app.core.config import ADMIN_PREFIX
+from app.core.routing import include
+from app.drugs.router_admin import part_routers
 from app.drugs.router_admin import router as drugs_router
 from app.resources.router_admin import router as resources_router
 from app.revisions.router import reviews_router
@@ -23,6 +25,7 @@ from app.webhooks.router_admin import router as webhooks_router
 ADMIN_ROUTERS = (
     keys_router,
     drugs_router,
+    *part_routers,
     conditions_router,
     resources_router,
     workflow_router,
@@ -37,4 +40,4 @@ def include_admin_routers(app: FastAPI) -> None:
     # Included into the app directly (not through an intermediate router): FastAPI builds every
     # route's dependency tree per inclusion level, and app creation per test must stay cheap.
     for router in ADMIN_ROUTERS:
-        app.include_router(router, prefix=ADMIN_PREFIX, dependencies=[Security(authenticate)])
+        include(app, router, prefix=ADMIN_PREFIX, dependencies=[Security(authenticate)])

@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import Field
 
 from app.audit.models import AuditEntry
@@ -16,9 +16,10 @@ from app.core.deps import ReadSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
 from app.core.params import moment_param
+from app.core.routing import GuardedRouter
 from app.core.types import QUERY_TEXT_PATTERN, ReadModel
 
-router = APIRouter(tags=["admin: audit log"])
+router = GuardedRouter(tags=["admin: audit log"])
 TIMESTAMP = {"format": "date-time"}
 # A key id: ASCII digits only (str.isdigit() takes `²`), within what a key id column holds.
 _KEY_ID = re.compile("[0-9]{1,9}")

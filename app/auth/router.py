@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from app.auth import service as auth_service
 from app.auth.dependencies import KeyManager
@@ -13,8 +13,9 @@ from app.auth.service import PREFIX_PATTERN
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
+from app.core.routing import GuardedRouter
 
-router = APIRouter(prefix="/keys", tags=["admin: keys"])
+router = GuardedRouter(prefix="/keys", tags=["admin: keys"])
 
 PrefixPath = Annotated[str, Path(pattern=PREFIX_PATTERN, description="The key's prefix.")]
 AUTH_PROBLEMS = (401, 403)

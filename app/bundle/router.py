@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Query, Request
+from fastapi import Body, Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import Field
 
@@ -17,10 +17,11 @@ from app.bundle.schemas import Bundle
 from app.bundle.service import import_bundle, parse_bundle
 from app.core.deps import WriteSession, get_db
 from app.core.errors import problem_responses
+from app.core.routing import GuardedRouter
 from app.core.types import ReadModel
 from app.idempotency.service import Idempotent
 
-router = APIRouter(tags=["admin: import and export"])
+router = GuardedRouter(tags=["admin: import and export"])
 
 
 class ExportedBundle(Bundle):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from pydantic import BaseModel, Field
 from starlette.responses import Response
 
@@ -14,10 +14,11 @@ from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import public_json
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+from app.core.routing import GuardedRouter
 from app.delivery.render import drug_link
 from app.delivery.store import dumps, strong_etag
 
-router = APIRouter(prefix="/api/v1", tags=["delivery"])
+router = GuardedRouter(prefix="/api/v1", tags=["delivery"])
 
 
 class ChangeDrug(BaseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from sqlalchemy.orm import Session
 
 from app.auth.dependencies import ContentReader, ContentWriter
@@ -23,10 +23,11 @@ from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_slug, encode_cursor
+from app.core.routing import GuardedRouter
 from app.core.types import SLUG_PATTERN
 from app.idempotency.service import Idempotent
 
-router = APIRouter(prefix="/conditions", tags=["admin: conditions"])
+router = GuardedRouter(prefix="/conditions", tags=["admin: conditions"])
 
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The condition's slug.")]
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)

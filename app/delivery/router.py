@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
@@ -14,6 +14,7 @@ from app.core.errors import InvalidParameters, NotFound, ProblemField, problem_r
 from app.core.locale import fallback_chain
 from app.core.markdown import render_markdown
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
+from app.core.routing import GuardedRouter
 from app.core.types import QUERY_TEXT_PATTERN, SLUG_PATTERN
 from app.delivery import schemas
 from app.delivery import service as delivery
@@ -24,7 +25,7 @@ from app.delivery.store import PublishedStore, select_parts
 from app.search import service as search_service
 from app.search.query import MAX_QUERY_LENGTH, parse_query
 
-router = APIRouter(prefix="/api/v1", tags=["delivery"])
+router = GuardedRouter(prefix="/api/v1", tags=["delivery"])
 
 SUMMARY_FIELDS = (
     "slug",

@@ -8,7 +8,7 @@ schema classes, which FastAPI must see as real classes.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from pydantic import create_model
 from starlette.convertors import StringConvertor, register_url_convertor
 
@@ -17,6 +17,7 @@ from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import ProblemField, ValidationFailed, problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_slug, encode_cursor
+from app.core.routing import GuardedRouter
 from app.core.types import SLUG_PATTERN
 from app.drugs import editing
 from app.drugs.editing import PART_KINDS, PartKind
@@ -41,7 +42,7 @@ from app.resources.schemas import (
     resource_url,
 )
 
-router = APIRouter(prefix="/drugs", tags=["admin: drugs"])
+router = GuardedRouter(prefix="/drugs", tags=["admin: drugs"])
 
 
 class LinkedResourceConvertor(StringConvertor):
@@ -150,8 +151,13 @@ def delete_drug(_: ContentWriter, slug: SlugPath, if_match: IfMatch, session: Wr
     return Response(status_code=204)
 
 
-def _add_part_routes(kind: PartKind[Any, Any]) -> None:
-    """GET/POST on the list, GET/PUT on its order, GET/PATCH/DELETE on one item."""
+def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
+    """GET/POST on the list, GET/PUT on its order, GET/PATCH/DELETE on one item.
+
+    One router per kind: a request is matched against the few routes of its kind only (see
+    `app.core.routing`), not against every kind's.
+    """
+    router = GuardedRouter(prefix="/drugs", tags=["admin: drugs"])
     create_schema = kind.create_schema
     update_schema = kind.update_schema
     read_schema = kind.read_schema
@@ -292,9 +298,10 @@ def _add_part_routes(kind: PartKind[Any, Any]) -> None:
         )
         return Response(status_code=204)
 
+    return router
 
-for _kind in PART_KINDS:
-    _add_part_routes(_kind)
+
+part_routers = tuple(_part_router(kind) for kind in PART_KINDS)
 
 
 # --- links to shared support resources -------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.deps import SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import public_json
+from app.core.routing import GuardedRouter
 from app.delivery.dependencies import Store
 from app.delivery.router import DrugNotPublished, SlugPath
 from app.delivery.store import PublishedStore, strong_etag
@@ -26,7 +27,7 @@ from app.embed import render
 HTML_MEDIA_TYPE = "text/html; charset=utf-8"
 JS_MEDIA_TYPE = "text/javascript; charset=utf-8"
 
-router = APIRouter(tags=["embeds"])
+router = GuardedRouter(tags=["embeds"])
 
 ThemeParam = Annotated[
     render.Theme,

@@ -6,12 +6,13 @@ import re
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
 from app.core.http import public_json
+from app.core.routing import GuardedRouter
 from app.delivery.dependencies import Locale, Store
 from app.delivery.responses import list_pattern
 from app.delivery.store import PublishedStore, strong_etag
@@ -72,7 +73,7 @@ def _format(
 
 PREFIX = "/fhir"
 # `_format` is checked by the read interactions only, so another method is a 405 whatever its query.
-router = APIRouter(prefix=PREFIX, tags=["fhir"], route_class=FhirRoute, dependencies=[Depends(_format)])
+router = GuardedRouter(prefix=PREFIX, tags=["fhir"], route_class=FhirRoute, dependencies=[Depends(_format)])
 
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid parameters (OperationOutcome)", "model": schemas.OperationOutcome},

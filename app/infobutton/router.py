@@ -9,13 +9,14 @@ import re
 from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from starlette.responses import Response
 
 from app.core.db import utcnow
 from app.core.deps import ReadConn, SettingsDep
 from app.core.errors import AppError, problem_responses
 from app.core.http import public_json
+from app.core.routing import GuardedRouter
 from app.core.types import QUERY_TEXT_PATTERN
 from app.delivery.dependencies import Store
 from app.delivery.store import PublishedStore, strong_etag
@@ -23,7 +24,7 @@ from app.fhir import service as code_search
 from app.infobutton import feed as atom
 from app.publishing.models import ContentState
 
-router = APIRouter(tags=["infobutton"])
+router = GuardedRouter(tags=["infobutton"])
 
 # Code systems by HL7 OID → our code system names.
 CODE_SYSTEM_OIDS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import FastAPI, Request
 from prometheus_client import generate_latest
 from pydantic import BaseModel
 from starlette.responses import Response
@@ -14,9 +14,10 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import problem_responses
 from app.core.middleware import install_middleware
+from app.core.routing import GuardedRouter, include
 from app.ops import service
 
-router = APIRouter(tags=["operations"])
+router = GuardedRouter(tags=["operations"])
 NO_STORE = {"Cache-Control": "no-store"}
 
 
@@ -59,7 +60,7 @@ def install_operations(app: FastAPI, settings: Settings) -> None:
     if db.write_engine is not db.engine:
         metrics.instrument_pool(db.write_engine, "write")
     metrics.register_worker()
-    app.include_router(router)
+    include(app, router)
     if settings.metrics_enabled:
         app.add_api_route(
             "/metrics",

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Annotated, Any
 
 import sqlalchemy as sa
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
@@ -15,6 +15,7 @@ from app.core.db import utcnow
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
+from app.core.routing import GuardedRouter
 from app.core.types import NOT_NULL, SLUG_PATTERN, Name, ReadModel, Reason, WriteModel
 from app.drugs.models import Drug
 from app.drugs.schemas import DrugRead, drug_etag, drug_url
@@ -25,7 +26,7 @@ from app.publishing import workflow
 from app.revisions.diff import diff_documents
 from app.revisions.models import DrugRevision
 
-router = APIRouter(prefix="/drugs", tags=["admin: workflow and revisions"])
+router = GuardedRouter(prefix="/drugs", tags=["admin: workflow and revisions"])
 
 SlugPath = Annotated[str, Path(pattern=SLUG_PATTERN, max_length=100, description="The drug's slug.")]
 Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The revision's number (1, 2, …).")]
@@ -282,7 +283,7 @@ def restore_revision(
     return drug_read(session, drug, response)
 
 
-reviews_router = APIRouter(tags=["admin: workflow and revisions"])
+reviews_router = GuardedRouter(tags=["admin: workflow and revisions"])
 
 
 class ReviewItem(ReadModel):

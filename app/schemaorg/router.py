@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
@@ -12,13 +12,14 @@ from starlette.responses import Response
 from app.core.deps import SettingsDep
 from app.core.errors import problem_responses
 from app.core.http import public_json
+from app.core.routing import GuardedRouter
 from app.delivery.dependencies import Locale, Store
 from app.delivery.router import DrugNotPublished, SlugPath
 from app.schemaorg.jsonld import drug_graph
 
 JSONLD_MEDIA_TYPE = "application/ld+json"
 
-router = APIRouter(prefix="/api/v1", tags=["delivery"])
+router = GuardedRouter(prefix="/api/v1", tags=["delivery"])
 
 
 class JsonLdResponse(JSONResponse):

@@ -6,7 +6,7 @@ import hashlib
 
 import anyio
 import anyio.to_thread
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.responses import Response
 
 from app.core.config import Settings
@@ -16,6 +16,7 @@ from app.core.errors import problem_responses
 from app.core.locale import requested_locales
 from app.core.pagination import bad_cursor, decode_cursor, encode_cursor
 from app.core.params import parse_query_model, query_parameters
+from app.core.routing import GuardedRouter
 from app.delivery.dependencies import negotiated_locale
 from app.delivery.render import drug_link
 from app.delivery.responses import page_response, parse_list
@@ -25,7 +26,7 @@ from app.search.backends import Scope
 from app.search.models import SEARCH_TYPES
 from app.search.query import ParsedQuery, parse_query
 
-router = APIRouter(prefix="/api/v1", tags=["search"])
+router = GuardedRouter(prefix="/api/v1", tags=["search"])
 
 # Item ids are numbers for parts, slugs for drugs and support resources.
 _SLUG_IDS = frozenset({"drug", "support_resource"})

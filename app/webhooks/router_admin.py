@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import Path, Query, Response
 
 from app.auth.dependencies import KeyManager
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_id, encode_cursor
+from app.core.routing import GuardedRouter
 from app.webhooks import service
 from app.webhooks.models import WebhookEndpoint
 from app.webhooks.schemas import (
@@ -29,7 +30,7 @@ from app.webhooks.schemas import (
     webhook_url,
 )
 
-router = APIRouter(prefix="/webhooks", tags=["admin: webhooks"])
+router = GuardedRouter(prefix="/webhooks", tags=["admin: webhooks"])
 
 WebhookId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The webhook's id.")]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
