@@ -1,4 +1,9 @@
-"""The `druginfo` command: serve, migrate, seed (and the admin tools as they arrive)."""
+"""The `druginfo` command: serve, migrate, seed (and the admin tools as they arrive).
+
+Exit codes: 0 done; 1 refused (a file that is not a bundle, an invalid bundle, an unknown key),
+or a bug (with its traceback); 2 a bad command line; 69 the database cannot do the work:
+unreachable, not migrated to this release, busy or full (what the API answers 503 or 507 for).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import sqlalchemy as sa
 import typer
@@ -24,7 +29,15 @@ from sqlalchemy.orm import Session
 
 from app.audit import service as audit
 from app.core.config import Settings, get_settings
-from app.core.db import Database, make_null_pool_engine, session_scope
+from app.core.db import (
+    Database,
+    DatabaseErrorKind,
+    classify_database_error,
+    make_null_pool_engine,
+    session_scope,
+)
+from app.core.errors import AppError
+from app.ops.service import expected_heads
 
 if TYPE_CHECKING:
     from app.bundle.schemas import Bundle
@@ -35,9 +48,88 @@ MULTIPROC_DIR_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"  # read by prometheus-client
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_SEED = PROJECT_ROOT / "seed_data" / "bundle.json"
 
+EXIT_REFUSED = 1
+EXIT_DATABASE = 69  # sysexits.h EX_UNAVAILABLE: scripts can tell "try again later" from "fix the input"
+
 cli = typer.Typer(
-    help="druginfo: a patient-information content service.", no_args_is_help=True, add_completion=False
+    help="druginfo: a patient-information content service.",
+    epilog=(
+        "Exit codes: 0 done; 1 refused (bad input) or a bug; 2 bad command line; 69 the database"
+        " is unreachable, not migrated, busy or full."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
 )
+
+
+def fail(message: str, code: int = EXIT_REFUSED) -> NoReturn:
+    """One line on stderr, then exit with `code`."""
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def refuse(what: str, exc: AppError) -> NoReturn:
+    """Say why a bundle was refused, every problem with its JSON pointer."""
+    typer.echo(f"{what} refused: {exc}", err=True)
+    for problem in exc.errors or []:
+        typer.echo(f"  {problem.pointer}: {problem.detail}", err=True)
+    raise typer.Exit(EXIT_REFUSED) from exc
+
+
+def shown_url(database_url: str) -> str:
+    """The URL as people write it, for messages: no password, no query (libpq takes `password=` there)."""
+    url = sa.make_url(database_url)
+    return url.set(drivername=url.get_backend_name(), query={}).render_as_string(hide_password=True)
+
+
+def database_error_message(exc: sa.exc.SQLAlchemyError, kind: DatabaseErrorKind, database_url: str) -> str:
+    """One line for a database error the app classifies as the operator's problem, without SQL."""
+    # The driver's own words, first line only (PostgreSQL adds the statement on later lines), and
+    # of libpq's "connection to server at ... failed: FATAL:  <reason>" only the reason.
+    lines = [line.strip() for line in str(getattr(exc, "orig", None) or exc).splitlines() if line.strip()]
+    line = next((text for text in lines if "failed: " in text), lines[0] if lines else type(exc).__name__)
+    reason = line.rsplit("failed: ", 1)[-1].removeprefix("FATAL:").strip()
+    if kind == "full":
+        return f"the database at {shown_url(database_url)} has no room left ({reason})"
+    return f"cannot use the database at {shown_url(database_url)} ({reason})"
+
+
+def require_migrated(settings: Settings) -> None:
+    """Exit (69) unless the schema is at this release's migration head, as `/readyz` requires."""
+    current, heads = schema_revisions(settings), expected_heads()
+    if current == heads:
+        return
+    where = shown_url(settings.database_url)
+    if current:
+        fail(
+            f"the database at {where} is at revision {', '.join(sorted(current))}, this release needs"
+            f" {', '.join(sorted(heads))}: run `druginfo migrate` first",
+            EXIT_DATABASE,
+        )
+    fail(f"the database at {where} is not migrated: run `druginfo migrate` first", EXIT_DATABASE)
+
+
+class BundleFileInvalid(ValueError):
+    """The file is no bundle at all: not UTF-8, not JSON, or its top level is not an object."""
+
+
+_JSON_TYPE_NAMES = {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}
+
+
+def read_bundle_file(path: Path) -> dict[str, Any]:
+    """The JSON object in the file; BundleFileInvalid names the file and what is wrong with it."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as exc:
+        raise BundleFileInvalid(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    except json.JSONDecodeError as exc:
+        raise BundleFileInvalid(
+            f"{path}: not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from exc
+    if not isinstance(data, dict):
+        kind = _JSON_TYPE_NAMES.get(type(data), "a number")
+        raise BundleFileInvalid(f"{path}: the top level must be a JSON object (a bundle), not {kind}")
+    return data
 
 
 def alembic_config(database_url: str) -> Config:
@@ -117,7 +209,7 @@ def seed_database(settings: Settings, path: Path, *, if_empty: bool = False) -> 
     """Import the seed bundle through the import path; returns a one-line report."""
     from app.bundle.service import parse_bundle
 
-    bundle = parse_bundle(json.loads(path.read_text(encoding="utf-8")))
+    bundle = parse_bundle(read_bundle_file(path))
     db = Database(settings)
     try:
         with startup_lock(settings) if if_empty else nullcontext():
@@ -161,13 +253,14 @@ def migrate(revision: Annotated[str, typer.Argument(help="Target revision.")] = 
 
 
 def schema_revisions(settings: Settings) -> set[str]:
-    """The Alembic revisions the database is at."""
-    engine = make_null_pool_engine(settings.database_url)
+    """The Alembic revisions the database is at (none if it was never migrated)."""
+    # The app's engine, not a bare one: it gives up on an unreachable server after db_connect_timeout.
+    db = Database(settings)
     try:
-        with engine.connect() as conn:
+        with db.engine.connect() as conn:
             return set(MigrationContext.configure(conn).get_current_heads())
     finally:
-        engine.dispose()
+        db.dispose()
 
 
 @cli.command()
@@ -176,13 +269,22 @@ def seed(
     if_empty: Annotated[bool, typer.Option("--if-empty", help="Only seed a database with no drugs.")] = False,
 ) -> None:
     """Import the curated seed bundle (idempotent: a second run changes nothing)."""
-    typer.echo(seed_database(get_settings(), file, if_empty=if_empty))
+    settings = get_settings()
+    require_migrated(settings)
+    try:
+        typer.echo(seed_database(settings, file, if_empty=if_empty))
+    except BundleFileInvalid as exc:
+        fail(str(exc))
+    except AppError as exc:
+        refuse("seed", exc)
 
 
 @cli.command()
 def reindex() -> None:
     """Rebuild the search index of every published drug (e.g. after changing the default locale)."""
-    typer.echo(f"reindexed {reindex_search(get_settings())} published drug(s)")
+    settings = get_settings()
+    require_migrated(settings)
+    typer.echo(f"reindexed {reindex_search(settings)} published drug(s)")
 
 
 def prepare_metrics_directory(workers: int) -> Path | None:
@@ -265,7 +367,9 @@ def keys_create(
         for error in exc.errors():
             typer.echo(f"error: --{error['loc'][0]}: {error['msg']}", err=True)
         raise typer.Exit(2) from exc
-    db = Database(get_settings())
+    settings = get_settings()
+    require_migrated(settings)
+    db = Database(settings)
     try:
         with unit_of_work(db) as session:
             new = auth_service.create_key(session, name=data.name, role=data.role, created_by="cli")
@@ -288,7 +392,9 @@ def keys_list() -> None:
     """List keys (prefix, role, state); tokens cannot be shown."""
     from app.auth import service as auth_service
 
-    db = Database(get_settings())
+    settings = get_settings()
+    require_migrated(settings)
+    db = Database(settings)
     try:
         with db.read_sessions() as session:
             keys = auth_service.list_keys(session)
@@ -307,13 +413,14 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (se
     """Revoke a key at once."""
     from app.auth import service as auth_service
 
-    db = Database(get_settings())
+    settings = get_settings()
+    require_migrated(settings)
+    db = Database(settings)
     try:
         with unit_of_work(db) as session:
             key = auth_service.find_key(session, prefix)
             if key is None:
-                typer.echo(f"error: no key with prefix {prefix!r}", err=True)
-                raise typer.Exit(1)
+                fail(f"no key with prefix {prefix!r}")
             auth_service.revoke_key(session, key)
             audit.record(
                 session, action="key.revoke_key", entity="key", entity_id=prefix, changes={"via": "cli"}
@@ -321,14 +428,6 @@ def keys_revoke(prefix: Annotated[str, typer.Argument(help="The key's prefix (se
     finally:
         db.dispose()
     typer.echo(f"revoked {prefix}")
-
-
-def main() -> None:
-    cli()
-
-
-if __name__ == "__main__":
-    main()
 
 
 def _progress() -> Any:
@@ -353,12 +452,16 @@ def import_command(
 ) -> None:
     """Import a bundle: all of it is validated first, then applied in one transaction (or nothing)."""
     from app.bundle.service import import_bundle, parse_bundle
-    from app.core.errors import AppError
     from app.search import service as search_service
 
-    data = json.loads(file.read_text(encoding="utf-8"))
-    data.pop("revisions", None)
-    db = Database(get_settings())
+    try:
+        data = read_bundle_file(file)
+    except BundleFileInvalid as exc:
+        fail(str(exc))
+    data.pop("revisions", None)  # an export's history: not imported
+    settings = get_settings()
+    require_migrated(settings)
+    db = Database(settings)
     try:
         bundle = parse_bundle(data)
         with _progress() as progress:
@@ -383,10 +486,7 @@ def import_command(
                         changes=dataclasses.asdict(report),
                     )
     except AppError as exc:
-        typer.echo(f"import refused: {exc}", err=True)
-        for problem in getattr(exc, "errors", None) or []:
-            typer.echo(f"  {problem.pointer}: {problem.detail}", err=True)
-        raise typer.Exit(1) from exc
+        refuse("import", exc)
     finally:
         db.dispose()
     summary = {k: v for k, v in dataclasses.asdict(report).items() if v}
@@ -404,7 +504,9 @@ def export_command(
     """Export the content as a bundle (what the public sees, unless --include-drafts)."""
     from app.bundle.export import drug_count, iter_bundle
 
-    db = Database(get_settings())
+    settings = get_settings()
+    require_migrated(settings)
+    db = Database(settings)
     try:
         with db.read_sessions() as session:
             total = drug_count(session, include_drafts=include_drafts)
@@ -426,3 +528,19 @@ def export_command(
         db.dispose()
     if output:
         typer.echo(f"exported {total} drug(s) to {output}", err=True)
+
+
+def main() -> None:
+    """The `druginfo` entry point: database trouble the app classifies is one line and exit 69."""
+    try:
+        cli()
+    except sa.exc.SQLAlchemyError as exc:
+        kind = classify_database_error(exc)
+        if kind is None:
+            raise  # a bug: Typer shows the traceback
+        typer.echo(f"error: {database_error_message(exc, kind, get_settings().database_url)}", err=True)
+        sys.exit(EXIT_DATABASE)
+
+
+if __name__ == "__main__":
+    main()

@@ -68,8 +68,19 @@ def test_plain_postgres_url_is_accepted(postgres_server) -> None:  # type: ignor
     assert "published: pomalidomide" in result.stdout, result.stderr
 
 
-def test_help_lists_the_commands() -> None:
+def test_help_lists_the_commands_and_the_exit_codes() -> None:
     result = subprocess.run([DRUGINFO, "--help"], capture_output=True, text=True, check=True)
 
-    for name in ("serve", "migrate", "seed"):
+    for name in ("serve", "migrate", "seed", "import", "export", "keys"):
+        assert name in result.stdout
+    assert "69 the database" in " ".join(result.stdout.split())
+
+
+def test_python_dash_m_knows_every_command() -> None:
+    # The container's entrypoint runs `python -m app.cli`, not the installed script.
+    result = subprocess.run(
+        [sys.executable, "-m", "app.cli", "--help"], capture_output=True, text=True, check=True
+    )
+
+    for name in ("serve", "migrate", "seed", "import", "export", "keys"):
         assert name in result.stdout
