@@ -54,7 +54,9 @@ advice, conditions treated, combination therapies, patient stories and support r
 
 The delivery API (`/api/v1`) serves published content only. The management API (`/api/v1/admin`)
 needs an API key (`Authorization: Bearer <key>`) and edits the working draft; changes there reach the
-public only when published. Every error is an RFC 9457 `application/problem+json` document.
+public only when published. Every error is an RFC 9457 `application/problem+json` document, except
+on the embeddable widget pages (`/embed/drugs/...`), which answer errors as small HTML notices a
+portal's iframe can show, and in FHIR (`/fhir`), which answers `OperationOutcome`s.
 """
 
 

@@ -44,6 +44,12 @@ LABELS: dict[str, dict[str, str]] = {
         "not_reviewed": "This information has not been reviewed by a medical reviewer.",
         "overdue": "A new review of this information is overdue.",
         "updated": "Last updated {date}.",
+        # The parts by their `Part` names, and the notice a widget URL shows when it cannot be served.
+        "faqs": "Questions and answers",
+        "side-effects": "Side effects",
+        "unavailable_title": "{part}: not available",
+        "unavailable": "This information is not available.",
+        "unavailable_for_now": "This information is not available right now. Please try again later.",
     }
 }
 
@@ -131,9 +137,21 @@ def _footer(document: dict[str, Any], labels: dict[str, str]) -> str:
 
 
 def _page(
-    *, locale: str, theme: Theme, title: str, structured_data: dict[str, Any], main: str, footer: str
+    *,
+    locale: str,
+    theme: Theme,
+    title: str,
+    main: str,
+    structured_data: dict[str, Any] | None = None,
+    footer: str = "",
 ) -> str:
     color_scheme = {"auto": "light dark", "light": "light", "dark": "dark"}[theme]
+    json_ld = (
+        f'<script type="application/ld+json">{jsonld.script_json(structured_data)}</script>\n'
+        if structured_data is not None
+        else ""
+    )
+    after_main = f"{footer}\n" if footer else ""
     return (
         "<!doctype html>\n"
         f'<html lang="{escape(locale)}" data-theme="{theme}">\n'
@@ -146,11 +164,11 @@ def _page(
         # Links in answers open outside the small frame.
         '<base target="_blank">\n'
         f"<style>{stylesheet().text}</style>\n"
-        f'<script type="application/ld+json">{jsonld.script_json(structured_data)}</script>\n'
+        f"{json_ld}"
         "</head>\n"
         "<body>\n"
         f"<main>\n<h1>{escape(title)}</h1>\n{main}\n</main>\n"
-        f"{footer}\n"
+        f"{after_main}"
         f"<script>{resize_script().text}</script>\n"
         "</body>\n"
         "</html>\n"
@@ -254,4 +272,21 @@ def side_effects_page(
         structured_data=structured,
         main=main,
         footer=_footer(document, labels),
+    )
+
+
+def unavailable_page(part: Part, *, status: int, locale: str, theme: Theme, default_locale: str) -> str:
+    """The page a widget URL answers when it cannot show the widget: a short notice, no details.
+
+    It runs the widgets' resize script under the same policy, so `embed.js` shrinks the frame to the
+    notice. Nothing from the request is shown (the slug, the query): only the part and the status
+    class, both chosen here.
+    """
+    labels = labels_for(locale, default_locale)
+    notice = labels["unavailable_for_now"] if status >= 500 else labels["unavailable"]
+    return _page(
+        locale=locale,
+        theme=theme,
+        title=labels["unavailable_title"].format(part=labels[part]),
+        main=f"<p>{escape(notice)}</p>",
     )

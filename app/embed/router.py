@@ -2,16 +2,22 @@
 
 The pages carry their own strict Content-Security-Policy (hashed inline style and script,
 `frame-ancestors` from settings); a global security-headers layer must leave these routes' CSP and
-framing alone.
+framing alone. A widget URL that fails answers with the same status, but as a small page of the
+same kind (`WidgetRoute`), never as problem+json: the browser would refuse to frame that.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Annotated, Any
+import inspect
+import re
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any, cast, get_args
 
 from fastapi import Query, Request
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
 from app.core.config import Settings
@@ -29,6 +35,9 @@ JS_MEDIA_TYPE = "text/javascript; charset=utf-8"
 
 router = GuardedRouter(tags=["embeds"])
 
+LOCALE_PATTERN = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$"
+LOCALE_MAX_LENGTH = 35
+
 ThemeParam = Annotated[
     render.Theme,
     Query(description="`light`, `dark`, or `auto` (follows the reader's `prefers-color-scheme`)."),
@@ -36,8 +45,8 @@ ThemeParam = Annotated[
 LocaleParam = Annotated[
     str | None,
     Query(
-        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8}){0,4}$",
-        max_length=35,
+        pattern=LOCALE_PATTERN,
+        max_length=LOCALE_MAX_LENGTH,
         description="BCP 47 language tag; content not available in it is served in the default locale.",
     ),
 ]
@@ -50,6 +59,15 @@ def served_locale(requested: str | None, settings: Settings) -> str:
     `lang` attribute and `Content-Language` always name the locale actually served.
     """
     return settings.default_locale
+
+
+def _page_headers(settings: Settings) -> dict[str, str]:
+    """What every widget page carries, the widget and its failure notice alike."""
+    return {
+        "Content-Security-Policy": render.content_security_policy(settings.embed_frame_ancestors),
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "strict-origin-when-cross-origin",
+    }
 
 
 def _widget_response(
@@ -92,20 +110,119 @@ def _widget_response(
         rendered.last_modified,
         content_language=locale,
         media_type=HTML_MEDIA_TYPE,
-        extra_headers={
-            "Content-Security-Policy": render.content_security_policy(settings.embed_frame_ancestors),
-            "X-Content-Type-Options": "nosniff",
-            "Referrer-Policy": "strict-origin-when-cross-origin",
-        },
+        extra_headers=_page_headers(settings),
     )
 
 
-@router.get(
-    "/embed/drugs/{slug}/faqs",
-    response_class=HTMLResponse,
-    summary="Embeddable FAQ widget (HTML page for an iframe)",
-    responses=problem_responses(400, 404, 422),
-)
+async def _problem_for(request: Request, exc: Exception) -> Response | None:
+    """The answer the app's error handlers give `exc` (as Starlette picks the handler), or None.
+
+    Asked rather than repeated here: they set the status and headers (`Retry-After`), classify a
+    database error (503, 507 or 500) and log it, as for every other endpoint.
+    """
+    handlers = request.app.exception_handlers
+    handler = handlers.get(exc.status_code) if isinstance(exc, HTTPException) else None
+    if handler is None:
+        handler = next((handlers[cls] for cls in type(exc).__mro__ if cls in handlers), None)
+    if handler is None:
+        return None
+    if inspect.iscoroutinefunction(handler):
+        answer = await handler(request, exc)
+    else:
+        answer = await run_in_threadpool(handler, request, exc)
+    return cast(Response | None, answer)
+
+
+def _requested_theme(request: Request) -> render.Theme:
+    """`?theme=` when it is one of ours (it may be what failed validation), else `auto`."""
+    theme = request.query_params.get("theme")
+    return cast(render.Theme, theme) if theme in get_args(render.Theme) else "auto"
+
+
+def _requested_locale(request: Request) -> str | None:
+    """`?locale=` when it is a well-formed tag (it may be what failed validation), else None."""
+    locale = request.query_params.get("locale")
+    if locale is None or len(locale) > LOCALE_MAX_LENGTH or not re.fullmatch(LOCALE_PATTERN, locale):
+        return None
+    return locale
+
+
+def _unavailable_response(request: Request, part: render.Part, problem: Response) -> Response:
+    settings: Settings = request.app.state.settings
+    locale = served_locale(_requested_locale(request), settings)
+    page = render.unavailable_page(
+        part,
+        status=problem.status_code,
+        locale=locale,
+        theme=_requested_theme(request),
+        default_locale=settings.default_locale,
+    )
+    headers = {
+        **_page_headers(settings),
+        "Content-Language": locale,
+        # Never kept: the drug may be published, or the database back, a moment later.
+        "Cache-Control": "no-store",
+    }
+    if "retry-after" in problem.headers:
+        headers["Retry-After"] = problem.headers["retry-after"]
+    return HTMLResponse(page, status_code=problem.status_code, headers=headers)
+
+
+class WidgetRoute(APIRoute):
+    """A widget page whose failures (404, 400/422 parameters, 503 database) are pages too.
+
+    Inside a portal's iframe a problem+json answer (`frame-ancestors 'none'`, `X-Frame-Options:
+    DENY`) is refused, and Chromium draws its error box where the widget should be. Here the app's
+    own error handlers still decide the status and headers (and log), and the answer becomes a
+    short notice under the widget's policy, which reports its height as a widget does: `embed.js`
+    shrinks the frame to it.
+    """
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+        part = self.path.rpartition("/")[2]
+        if part not in get_args(render.Part):
+            raise ValueError(f"{self.path}: a widget route ends with its part ({get_args(render.Part)})")
+
+        async def handle_or_explain(request: Request) -> Response:
+            try:
+                return await handle(request)
+            except Exception as exc:
+                problem = await _problem_for(request, exc)
+                if problem is None:
+                    raise
+                return _unavailable_response(request, cast(render.Part, part), problem)
+
+        return handle_or_explain
+
+
+def widget_error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """`problem_responses`, but the answers are HTML pages (see `WidgetRoute`)."""
+    return {
+        status: {**documented, "content": {"text/html": {"schema": {"type": "string"}}}}
+        for status, documented in problem_responses(*statuses).items()
+    }
+
+
+def widget(path: str, *, summary: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """`router.get` for a widget page, answered by a `WidgetRoute`."""
+
+    def register(endpoint: Callable[..., Response]) -> Callable[..., Response]:
+        router.add_api_route(
+            path,
+            endpoint,
+            methods=["GET"],
+            response_class=HTMLResponse,
+            summary=summary,
+            responses=widget_error_responses(400, 404, 422, 503),
+            route_class_override=WidgetRoute,
+        )
+        return endpoint
+
+    return register
+
+
+@widget("/embed/drugs/{slug}/faqs", summary="Embeddable FAQ widget (HTML page for an iframe)")
 def embed_faqs(
     request: Request,
     slug: SlugPath,
@@ -115,17 +232,15 @@ def embed_faqs(
     locale: LocaleParam = None,
 ) -> Response:
     """The drug's FAQs as `<details>` elements, readable without JavaScript, with the disclaimer,
-    review status and schema.org `FAQPage` JSON-LD. Made to be framed (see `/embed.js`)."""
+    review status and schema.org `FAQPage` JSON-LD. Made to be framed (see `/embed.js`). Errors are
+    short HTML notices with the same status and policy, sized like a widget."""
     return _widget_response(
         request, settings, store, slug, served_locale(locale, settings), theme, "faqs", render.faqs_page
     )
 
 
-@router.get(
-    "/embed/drugs/{slug}/side-effects",
-    response_class=HTMLResponse,
-    summary="Embeddable side-effects widget (HTML page for an iframe)",
-    responses=problem_responses(400, 404, 422),
+@widget(
+    "/embed/drugs/{slug}/side-effects", summary="Embeddable side-effects widget (HTML page for an iframe)"
 )
 def embed_side_effects(
     request: Request,
@@ -135,7 +250,8 @@ def embed_side_effects(
     theme: ThemeParam = "auto",
     locale: LocaleParam = None,
 ) -> Response:
-    """Common and serious side effects with management tips and when to contact the care team."""
+    """Common and serious side effects with management tips and when to contact the care team.
+    Errors are short HTML notices, as for the FAQ widget."""
     return _widget_response(
         request,
         settings,

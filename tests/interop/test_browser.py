@@ -154,6 +154,9 @@ def servers(chromium: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         "/side-effects.html": _portal_page(app_origin, "pomalidomide", "side-effects", "light"),
         "/xss.html": _portal_page(app_origin, "testdrug-xss", "faqs", None),
         "/xss-side-effects.html": _portal_page(app_origin, "testdrug-xss", "side-effects", None),
+        "/unknown.html": _portal_page(app_origin, "no-such-drug", "faqs", None),
+        # Too long for a slug (422), which embed.js does not check.
+        "/bad-slug.html": _portal_page(app_origin, "a" * 101, "side-effects", "dark"),
     }
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host=APP_HOST, port=app_port, log_level="warning", lifespan="on")
@@ -222,6 +225,16 @@ def open_portal(chromium: Any, servers: Servers) -> Iterator[Any]:
     yield open_
     for context in contexts:
         context.close()
+
+
+def _navigated(portal: Portal) -> Any:
+    """The widget's frame once it has left `about:blank` (for its page, or for Chromium's error page)."""
+    deadline = time.monotonic() + 10
+    while (frame := portal.frame) is None or frame.url in ("", "about:blank"):
+        assert time.monotonic() < deadline, "the frame never navigated"
+        time.sleep(0.05)
+    frame.wait_for_load_state()
+    return frame
 
 
 def _summaries(portal: Portal) -> Any:
@@ -352,3 +365,34 @@ def test_frame_ancestors_blocks_a_portal_that_is_not_allowed(open_portal: Any, s
         time.sleep(0.05)
     assert frame.locator("summary").count() == 0
     assert blocked.iframe_height() == 240, "no resize message ever came"
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [
+        ("/unknown.html", "Questions and answers: not available"),
+        ("/bad-slug.html", "Side effects: not available"),
+    ],
+)
+def test_a_widget_that_cannot_be_served_shows_a_small_notice(open_portal: Any, path: str, title: str) -> None:
+    portal = open_portal(path)
+
+    frame = _navigated(portal)
+    assert not frame.url.startswith("chrome-error://"), "Chromium refused the frame"
+    assert frame.locator("h1").inner_text() == title
+    assert frame.locator("main p").inner_text() == "This information is not available."
+    # The notice reports its height as a widget does: the frame shrinks from its 240 px placeholder.
+    portal.wait_for_fit()
+    assert portal.iframe_height() < 160, portal.iframe_height()
+    assert portal.iframe.get_attribute("title") == title
+    host = portal.page.evaluate(
+        """() => ({
+            heading: document.querySelector('h1').textContent,
+            font: getComputedStyle(document.body).fontFamily,
+            added: [...document.getElementById('widget').children].map(e => e.tagName),
+        })"""
+    )
+    assert host == {"heading": "Test clinic portal", "font": "Georgia, serif", "added": ["IFRAME"]}
+    assert portal.dialogs == []
+    ARTIFACTS.mkdir(exist_ok=True)
+    portal.page.screenshot(path=str(ARTIFACTS / f"embed-unavailable-{Path(path).stem}.png"), full_page=True)

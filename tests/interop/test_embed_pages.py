@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from html import unescape
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from app.core.config import Settings
 from app.main import create_app
+from tests.conftest import ReadOnlyDatabases, catalog_bundle
+from tests.factories import synthetic_drug
 from tests.helpers import assert_problem
-from tests.interop.html import EVENT_HANDLER_ATTRIBUTE, csp_directives, csp_hash, parse
+from tests.interop.html import EVENT_HANDLER_ATTRIBUTE, Page, csp_directives, csp_hash, parse
 
 SEED = json.loads((Path(__file__).parents[2] / "seed_data" / "bundle.json").read_text())
 POMALIDOMIDE = next(d for d in SEED["drugs"] if d["slug"] == "pomalidomide")
@@ -136,20 +143,178 @@ def test_locale_falls_back_to_the_default_and_says_so(public_client: TestClient,
     assert parse(response.text).one("html").attrs["lang"] == "en"
 
 
+# Failures of a widget URL, as `embed.js` requests them: each keeps its status but is a page a frame
+# can show (a problem+json answer carries `frame-ancestors 'none'`: Chromium draws its error box).
+WIDGET_ERRORS = [
+    ("/embed/drugs/no-such-drug/faqs", 404),
+    ("/embed/drugs/no-such-drug/side-effects", 404),
+    ("/embed/drugs/zz-draft/faqs", 404),
+    ("/embed/drugs/testdrug-archived/side-effects", 404),
+    ("/embed/drugs/UPPER/faqs", 422),
+    ("/embed/drugs/" + "a" * 101 + "/faqs", 422),
+    (FAQS_URL + "?theme=purple", 422),
+    (FAQS_URL + "?locale=not a locale", 422),
+    (FAQS_URL + "?colour=red", 400),
+]
+
+
+def archived_bundles() -> list[dict[str, Any]]:
+    """A drug published, then archived by a second import (it had a live revision once)."""
+    drug = synthetic_drug("testdrug-archived", "Testdrug Archived")
+    return [{"drugs": [drug]}, {"drugs": [{**drug, "status": "archived"}]}]
+
+
+@pytest.fixture
+def gone_client(read_only_databases: ReadOnlyDatabases, engine_name: str) -> TestClient:
+    """The seed plus the synthetic catalog (with its draft) and an archived drug."""
+    return read_only_databases.client(engine_name, "embed-gone", [catalog_bundle(), *archived_bundles()])
+
+
+@pytest.fixture
+def unreachable_client(
+    request: pytest.FixtureRequest, engine_name: str, tmp_path: Path
+) -> Iterator[TestClient]:
+    """An app whose database cannot be reached (SQLite: a folder; PostgreSQL: no such database)."""
+    if engine_name == "sqlite":
+        folder = tmp_path / "a-folder-not-a-file.db"
+        folder.mkdir()
+        url = f"sqlite:///{folder}"
+    else:
+        admin_url = sa.make_url(request.getfixturevalue("postgres_server").admin_url)
+        url = admin_url.set(database=f"druginfo_missing_{uuid.uuid4().hex[:10]}").render_as_string(
+            hide_password=False
+        )
+    with TestClient(create_app(Settings(database_url=url)), raise_server_exceptions=False) as client:
+        yield client
+
+
+def _part_title(path: str) -> str:
+    return ("Side effects" if "/side-effects" in path else "Questions and answers") + ": not available"
+
+
+def assert_unavailable_page(response: httpx.Response, status: int, *, frame_ancestors: list[str]) -> Page:
+    """A small page a frame can show: the status, the widget's own CSP, nothing to run but by hash."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["cache-control"] == "no-store"
+    assert "x-frame-options" not in response.headers, "framing is governed by frame-ancestors"
+    assert "'unsafe-inline'" not in response.headers["content-security-policy"]
+    page = parse(response.text)
+    csp = csp_directives(response.headers["content-security-policy"])
+    assert csp["default-src"] == ["'none'"]
+    assert csp["frame-ancestors"] == frame_ancestors
+    assert csp["style-src"] == [csp_hash(page.one("style").raw)]
+    assert csp["script-src"] == [csp_hash(page.one("script").raw)], "only the resize script, by hash"
+    assert "druginfo:resize" in page.one("script").raw, "it reports its height like a widget"
+    assert page.one("html").attrs["lang"] == "en"
+    assert page.one("title").text == page.one("h1").text
+    assert "This information is not available" in page.one("main").text
+    assert not EVENT_HANDLER_ATTRIBUTE.search(response.text)
+    assert len(response.content) < 4096, "small"
+    return page
+
+
+@pytest.mark.parametrize(("path", "status"), WIDGET_ERRORS)
+def test_widget_errors_are_small_frameable_pages(gone_client: TestClient, path: str, status: int) -> None:
+    response = gone_client.get(path)
+
+    page = assert_unavailable_page(response, status, frame_ancestors=["*"])
+    assert page.one("title").text == _part_title(path)
+    assert page.one("html").attrs["data-theme"] == "auto"
+    assert (
+        response.headers["content-security-policy"]
+        == gone_client.get(FAQS_URL).headers["content-security-policy"]
+    ), "the same policy as the widget itself"
+    assert response.headers["content-language"] == "en"
+
+
+def test_widget_error_pages_take_frame_ancestors_from_settings(public_client: TestClient) -> None:
+    url = public_client.app.state.settings.database_url  # type: ignore[attr-defined]
+    settings = Settings(database_url=url, embed_frame_ancestors=["https://portal.example.org"])
+    with TestClient(create_app(settings)) as client:
+        response = client.get("/embed/drugs/no-such-drug/faqs")
+
+    assert_unavailable_page(response, 404, frame_ancestors=["https://portal.example.org"])
+
+
+@pytest.mark.parametrize(
+    ("query", "theme", "color_scheme"),
+    [
+        ("?theme=dark", "dark", "dark"),
+        ("?theme=light&locale=fr", "light", "light"),
+        ("", "auto", "light dark"),
+    ],
+)
+def test_widget_error_pages_keep_the_theme(
+    catalog_client: TestClient, query: str, theme: str, color_scheme: str
+) -> None:
+    page = parse(catalog_client.get("/embed/drugs/no-such-drug/faqs" + query).text)
+
+    assert page.one("html").attrs["data-theme"] == theme
+    meta = next(m for m in page.all("meta") if m.attrs.get("name") == "color-scheme")
+    assert meta.attrs["content"] == color_scheme
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/embed/drugs/no-such-drug-xss/faqs?theme=%22%3E%3Cscript%3Ealert(1)%3C/script%3E",
+        FAQS_URL + "?locale=%3Cscript%3Ealert(1)%3C/script%3E",
+        FAQS_URL + "?%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E=1",
+        "/embed/drugs/%3Cimg%20src%3Dx%20onerror%3Dalert(1)%3E/faqs",
+        "/embed/drugs/no-such-drug-xss/faqs",
+    ],
+)
+def test_widget_error_pages_reflect_nothing_from_the_request(catalog_client: TestClient, path: str) -> None:
+    response = catalog_client.get(path)
+
+    assert response.status_code in (400, 404, 422)
+    for reflected in ("alert", "onerror", "no-such-drug-xss", "&lt;script", "%3C"):
+        assert reflected not in response.text
+    assert len(parse(response.text).all("script")) == 1
+
+
+def test_a_widget_answers_503_as_a_page_when_the_database_is_down(unreachable_client: TestClient) -> None:
+    response = unreachable_client.get(SIDE_EFFECTS_URL, params={"theme": "dark"})
+
+    page = assert_unavailable_page(response, 503, frame_ancestors=["*"])
+    assert response.headers["retry-after"] == "5"
+    assert page.one("html").attrs["data-theme"] == "dark"
+    assert page.one("title").text == "Side effects: not available"
+    assert "try again later" in page.one("main").text
+    for leak in ("sqlite", "psycopg", "druginfo_missing", "SELECT", "Traceback"):
+        assert leak not in response.text
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
-        ("/embed/drugs/no-such-drug/faqs", 404),
-        ("/embed/drugs/zz-draft/faqs", 404),
-        ("/embed/drugs/UPPER/faqs", 422),
-        (FAQS_URL + "?theme=purple", 422),
-        (FAQS_URL + "?locale=not a locale", 422),
-        (FAQS_URL + "?colour=red", 400),
         ("/embed/drugs/pomalidomide/stories", 404),
+        ("/embed.js?colour=red", 400),
+        ("/api/v1/drugs/no-such-drug", 404),
+        ("/api/v1/drugs/UPPER", 422),
     ],
 )
-def test_widget_errors_are_problems(catalog_client: TestClient, path: str, status: int) -> None:
+def test_errors_outside_the_widget_pages_stay_problems(
+    catalog_client: TestClient, path: str, status: int
+) -> None:
     assert_problem(catalog_client.get(path), status)
+
+
+def test_openapi_documents_widget_errors_as_pages(public_client: TestClient) -> None:
+    spec = public_client.get("/openapi.json").json()
+
+    for path in ("/embed/drugs/{slug}/faqs", "/embed/drugs/{slug}/side-effects"):
+        responses = spec["paths"][path]["get"]["responses"]
+        for status in ("400", "404", "422", "503"):
+            assert list(responses[status]["content"]) == ["text/html"], (path, status)
+        assert list(responses["429"]["content"]) == ["application/problem+json"], (
+            "the rate limit answers first"
+        )
+    assert list(spec["paths"]["/embed.js"]["get"]["responses"]["400"]["content"]) == [
+        "application/problem+json"
+    ]
 
 
 def test_widget_is_cacheable_with_validators(public_client: TestClient) -> None:
