@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonType, UTCDateTime, utcnow
+from app.core.db import IDS_NEVER_REUSED, Base, JsonType, UTCDateTime, utcnow
 
 
 class Condition(Base):
@@ -23,4 +23,5 @@ class Condition(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
+    __table_args__ = (IDS_NEVER_REUSED,)
     __mapper_args__ = {"version_id_col": version}

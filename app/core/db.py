@@ -37,6 +37,11 @@ class Base(DeclarativeBase):
 # JSON everywhere; JSONB on PostgreSQL so documents are stored compactly and can be indexed.
 JsonType = sa.JSON().with_variant(JSONB(), "postgresql")
 
+# The table option of every record edited by id with an ETag (`"faq-9-v2"`): SQLite never hands the
+# id of a deleted row out again (as PostgreSQL's sequences never do), so an old ETag can never name
+# a new record. Migration 0008.
+IDS_NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
+
 
 class UTCDateTime(sa.TypeDecorator[dt.datetime]):
     """Timezone-aware UTC timestamps on both engines (SQLite stores naive text)."""

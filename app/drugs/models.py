@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import Base, JsonType, UTCDateTime, utcnow
+from app.core.db import IDS_NEVER_REUSED, Base, JsonType, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.conditions.models import Condition
@@ -149,6 +149,7 @@ class Section(_Part, Base):
     __table_args__ = (
         sa.UniqueConstraint("drug_id", "key"),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": _Part.version}
 
@@ -163,7 +164,7 @@ class Faq(_Part, Base):
 
     drug: Mapped[Drug] = relationship(back_populates="faqs", lazy="raise")
 
-    __table_args__ = (sa.CheckConstraint("position >= 0", name="position_nonnegative"),)
+    __table_args__ = (sa.CheckConstraint("position >= 0", name="position_nonnegative"), IDS_NEVER_REUSED)
     __mapper_args__ = {"version_id_col": _Part.version}
 
 
@@ -185,6 +186,7 @@ class SideEffect(_Part, Base):
         sa.CheckConstraint(_in("seriousness", SERIOUSNESS), name="seriousness"),
         sa.CheckConstraint(f"urgency IS NULL OR {_in('urgency', URGENCIES)}", name="urgency"),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": _Part.version}
 
@@ -204,6 +206,7 @@ class MonitoringItem(_Part, Base):
     __table_args__ = (
         sa.UniqueConstraint("drug_id", "name"),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": _Part.version}
 
@@ -225,6 +228,7 @@ class Indication(_Part, Base):
         sa.UniqueConstraint("drug_id", "condition_id"),
         sa.CheckConstraint(_in("status", INDICATION_STATUSES), name="status"),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": _Part.version}
 
@@ -250,6 +254,7 @@ class Combination(_Part, Base):
     __table_args__ = (
         sa.UniqueConstraint("drug_id", "name"),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": _Part.version}
 
@@ -294,5 +299,6 @@ class PatientStory(_Part, Base):
             "person_age IS NULL OR (person_age >= 0 AND person_age <= 130)", name="person_age"
         ),
         sa.CheckConstraint("position >= 0", name="position_nonnegative"),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": _Part.version}

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.core.db import Base, JsonType, UTCDateTime, utcnow
+from app.core.db import IDS_NEVER_REUSED, Base, JsonType, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
     from app.drugs.models import Drug
@@ -41,6 +41,7 @@ class SupportResource(Base):
         sa.CheckConstraint(
             "category IN ({})".format(", ".join(repr(c) for c in RESOURCE_CATEGORIES)), name="category"
         ),
+        IDS_NEVER_REUSED,
     )
     __mapper_args__ = {"version_id_col": version}
 

@@ -7,7 +7,7 @@ import datetime as dt
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, JsonType, UTCDateTime, utcnow
+from app.core.db import IDS_NEVER_REUSED, Base, JsonType, UTCDateTime, utcnow
 
 WEBHOOK_EVENTS = ("drug.published", "drug.updated", "drug.unpublished")
 DELIVERY_STATUSES = ("pending", "succeeded", "failed")
@@ -32,6 +32,7 @@ class WebhookEndpoint(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
 
+    __table_args__ = (IDS_NEVER_REUSED,)
     __mapper_args__ = {"version_id_col": version}
 
 

@@ -175,3 +175,45 @@ def test_racing_idempotent_creates_wait_for_each_other(admin: Admin, settings: S
     assert set(statuses) <= {201, 409} and statuses[201] >= 1, [r.text for r in same]
     assert sum(r.headers.get("Idempotent-Replayed") != "true" for r in same if r.status_code == 201) == 1
     assert count_rows(settings, "drug") == 9
+
+
+def test_an_etag_read_before_a_delete_never_matches_the_next_record(
+    admin: Admin, drug: dict[str, Any]
+) -> None:
+    """SQLite handed the newest deleted id out again at version 1: an old ETag named a new FAQ."""
+    gone = admin.created("/drugs/testdrug-a/faqs", {"question": "Old?", "answer": "Old."})
+    assert admin.delete(f"/drugs/testdrug-a/faqs/{gone['id']}", etag=gone["etag"]).status_code == 204
+
+    new = admin.created("/drugs/testdrug-a/faqs", {"question": "New?", "answer": "New."})
+
+    assert new["id"] != gone["id"] and new["etag"] != gone["etag"]
+    stale = admin.patch(f"/drugs/testdrug-a/faqs/{gone['id']}", {"answer": "Lost?"}, etag=gone["etag"])
+    assert_problem(stale, 404)
+    assert admin.get(f"/drugs/testdrug-a/faqs/{new['id']}").json()["answer"] == "New."
+
+    condition = admin.created("/conditions", {"slug": "test-gone", "name": "Gone"})
+    assert admin.delete("/conditions/test-gone", etag=condition["etag"]).status_code == 204
+    again = admin.created("/conditions", {"slug": "test-again", "name": "Again"})
+    assert again["etag"] != condition["etag"]
+
+
+def test_an_etag_read_before_a_restore_is_refused_after_it(admin: Admin, drug: dict[str, Any]) -> None:
+    """A restore re-creates the drug's parts: an ETag from before it must not match what it made."""
+    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "X, as first written."})
+    url = f"/drugs/testdrug-a/faqs/{faq['id']}"
+    edited = admin.patch(url, {"answer": "Y, by B."}, etag=faq["etag"])
+    assert edited.status_code == 200, edited.text
+    revision = admin.get("/drugs/testdrug-a").json()["latest_revision"]
+    assert admin.patch(url, {"answer": "Z, by B."}, etag=edited.headers["ETag"]).status_code == 200
+
+    assert admin.post(f"/drugs/testdrug-a/revisions/{revision}/restore").status_code == 200
+
+    (restored,) = admin.get("/drugs/testdrug-a/faqs").json()["items"]
+    assert restored["answer"] == "Y, by B."
+    assert restored["etag"] not in (faq["etag"], edited.headers["ETag"])
+    for old in (faq, restored):  # the old URL is gone; the restored item keeps its own ETag
+        stale = admin.patch(
+            f"/drugs/testdrug-a/faqs/{old['id']}", {"answer": "A's edit, from X."}, etag=faq["etag"]
+        )
+        assert stale.status_code in (404, 412), stale.text
+    assert admin.get(f"/drugs/testdrug-a/faqs/{restored['id']}").json()["answer"] == "Y, by B."
