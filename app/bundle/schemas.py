@@ -38,6 +38,7 @@ from app.core.types import (
     Title,
     WriteModel,
     constrained_keys,
+    constrained_keys_not_null,
 )
 
 DrugStatus = Literal["draft", "in_review", "published", "archived"]
@@ -125,6 +126,17 @@ class TranslationModel(WriteModel):
 
 T = TypeVar("T", bound=TranslationModel)
 Translations = Annotated[dict[LocaleTag, T], BeforeValidator(_unique_tags)]
+
+
+def translations_update_field() -> Any:
+    """The `translations` of a partial edit: when sent, they replace the item's translations whole."""
+    return Field(
+        default=None,
+        max_length=MAX_LOCALES,
+        description="Replaces the item's translations as a whole when sent (BCP 47 locale → the "
+        "translated text fields); `{}` removes them all. Left out, they stay as they are.",
+        json_schema_extra=constrained_keys_not_null,
+    )
 
 
 def translations_field() -> Any:

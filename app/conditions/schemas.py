@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
+from app.bundle.schemas import ConditionTranslation, Translations, translations_update_field
 from app.conditions.models import Condition
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
@@ -27,8 +28,9 @@ class ConditionUpdate(WriteModel):
     slug: Annotated[Slug | None, NOT_NULL] = None
     name: Annotated[Name | None, NOT_NULL] = None
     description: Markdown | None = None
+    translations: Annotated[Translations[ConditionTranslation] | None, NOT_NULL] = translations_update_field()
 
-    _required = field_validator("slug", "name")(not_null)
+    _required = field_validator("slug", "name", "translations")(not_null)
 
 
 class ConditionRead(ReadModel):
@@ -37,6 +39,9 @@ class ConditionRead(ReadModel):
     name: str
     description: str | None
     description_html: str | None
+    translations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="The condition's text in other locales: BCP 47 tag → fields."
+    )
     drugs: list[str] = Field(description="Slugs of the drugs whose working draft has this indication.")
     version: int
     etag: str
@@ -52,6 +57,7 @@ class ConditionRead(ReadModel):
             name=condition.name,
             description=condition.description,
             description_html=render_markdown(condition.description) if condition.description else None,
+            translations=dict(condition.translations or {}),
             drugs=drugs,
             version=condition.version,
             etag=condition_etag(condition),

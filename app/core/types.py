@@ -92,6 +92,14 @@ def constrained_keys(schema: dict[str, Any]) -> None:
         schema.setdefault("propertyNames", {})["pattern"] = pattern
 
 
+def constrained_keys_not_null(schema: dict[str, Any]) -> None:
+    """`constrained_keys` for an update schema's dict field that may be left out but not sent as null."""
+    _no_null(schema)
+    constrained_keys(schema)
+    if schema.get("type") == "object" and "maxLength" in schema:  # pydantic's name for an optional dict's
+        schema["maxProperties"] = schema.pop("maxLength")
+
+
 def not_null(value: object) -> object:
     """For update schemas: a field may be omitted, but a required field may not be sent as null."""
     if value is None:

@@ -57,7 +57,7 @@ from app.drugs.models import (
     Section,
     SideEffect,
 )
-from app.drugs.service import AGGREGATE_OPTIONS, DrugNotFound
+from app.drugs.service import AGGREGATE_OPTIONS, DrugNotFound, stored_translations
 from app.resources.models import DrugSupportResource, SupportResource
 
 PartT = TypeVar("PartT", bound=Any)
@@ -92,6 +92,17 @@ def merge(schema: type[InT], current: InT, changes: BaseModel) -> InT:
 
 def conflict(pointer: str, detail: str) -> Conflict:
     return Conflict(detail, errors=[ProblemField(pointer=pointer, detail=detail, code="duplicate")])
+
+
+def refuse_slug_change_in_use(published_by: Sequence[str]) -> None:
+    """A shared record keeps its slug while published documents link to it by that slug: a rename
+    would leave their links pointing nowhere until each drug is published again."""
+    if published_by:
+        detail = (
+            f"Published drugs link to this record by its slug: {', '.join(published_by)}. Renaming it "
+            "would break those links: unpublish them first, or create a record with the new slug."
+        )
+        raise Conflict(detail, errors=[ProblemField(pointer="/slug", detail=detail, code="in_use")])
 
 
 def drug_changed(drug: Drug) -> None:
@@ -277,6 +288,14 @@ class PartKind(Generic[PartT, InT]):
 
     def etag(self, part: PartT) -> str:
         return row_etag(self.model.__tablename__, part.id, part.version)
+
+    def current(self, part: PartT) -> InT:
+        """The item as its create schema holds it, translations included: what an edit is merged into."""
+        data = self.to_in(part)
+        translations = getattr(part, "translations", None)
+        if not translations:
+            return data
+        return self.create_schema.model_validate({**data.model_dump(), "translations": translations})
 
     def collection_etag(self, drug: Drug, items: Sequence[PartT]) -> str:
         return collection_etag(
@@ -517,7 +536,9 @@ def create_part(session: Session, drug: Drug, kind: PartKind[PartT, InT], data: 
     _check_unique(kind, drug, data, siblings)
     model: Any = kind.model
     part: PartT = model(
-        drug_id=drug.id, position=max((p.position for p in siblings), default=-1) + 1, translations={}
+        drug_id=drug.id,
+        position=max((p.position for p in siblings), default=-1) + 1,
+        translations=stored_translations(data.translations),  # type: ignore[attr-defined]
     )
     if kind.model is Combination:
         part.components = []
@@ -539,13 +560,14 @@ def update_part(
 ) -> PartT:
     """Apply a partial edit if nobody else changed the item first."""
     check_etag(if_match, kind.etag(part))
-    current = kind.to_in(part)
+    current = kind.current(part)
     data = merge(kind.create_schema, current, changes)
     if data == current:
         return part
     if kind.unique is not None:
         _check_unique(kind, drug, data, list_parts(session, drug, kind), exclude=part)
     kind.write(session, part, data)
+    part.translations = stored_translations(data.translations)  # type: ignore[attr-defined]
     # A change only to child rows (a regimen's components) must still advance the item's version.
     flag_modified(part, "position")
     drug_changed(drug)

@@ -10,17 +10,26 @@ write schemas forbid unknown fields, so trying to set them is a 422 naming the f
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, field_validator
 
 from app.bundle.schemas import (
+    CombinationTranslation,
     ComponentIn,
+    FaqTranslation,
     IndicationStatus,
+    IndicationTranslation,
+    MonitoringTranslation,
     PersonIn,
+    SectionTranslation,
     Seriousness,
+    SideEffectTranslation,
     SourceIn,
+    StoryTranslation,
+    Translations,
     Urgency,
+    translations_update_field,
 )
 from app.core.concurrency import row_etag
 from app.core.markdown import render_markdown
@@ -135,6 +144,9 @@ class PartRead(ReadModel):
     id: int
     version: int = Field(description="Increases with every change to this item.")
     etag: str = Field(description="Send as `If-Match` to change or delete this item.")
+    translations: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="The item's text in other locales: BCP 47 tag → translated fields."
+    )
 
 
 class SectionRead(PartRead):
@@ -150,6 +162,7 @@ class SectionRead(PartRead):
             id=s.id,
             version=s.version,
             etag=row_etag(Section.__tablename__, s.id, s.version),
+            translations=dict(s.translations or {}),
             key=s.key,
             title=s.title,
             body=s.body,
@@ -171,6 +184,7 @@ class FaqRead(PartRead):
             id=f.id,
             version=f.version,
             etag=row_etag(Faq.__tablename__, f.id, f.version),
+            translations=dict(f.translations or {}),
             question=f.question,
             answer=f.answer,
             answer_html=html(f.answer),
@@ -195,6 +209,7 @@ class SideEffectRead(PartRead):
             id=e.id,
             version=e.version,
             etag=row_etag(SideEffect.__tablename__, e.id, e.version),
+            translations=dict(e.translations or {}),
             name=e.name,
             seriousness=e.seriousness,
             description=e.description,
@@ -217,6 +232,7 @@ class MonitoringRead(PartRead):
             id=m.id,
             version=m.version,
             etag=row_etag(MonitoringItem.__tablename__, m.id, m.version),
+            translations=dict(m.translations or {}),
             name=m.name,
             purpose=m.purpose,
             frequency=m.frequency,
@@ -234,6 +250,7 @@ class IndicationRead(PartRead):
             id=i.id,
             version=i.version,
             etag=row_etag(Indication.__tablename__, i.id, i.version),
+            translations=dict(i.translations or {}),
             condition=i.condition.slug,
             status=i.status,
             notes=i.notes,
@@ -260,6 +277,7 @@ class CombinationRead(PartRead):
             id=c.id,
             version=c.version,
             etag=row_etag(Combination.__tablename__, c.id, c.version),
+            translations=dict(c.translations or {}),
             name=c.name,
             components=[
                 ComponentRead(name=k.name, drug=k.drug.slug if k.drug else None, role=k.role)
@@ -290,6 +308,7 @@ class StoryRead(PartRead):
             id=s.id,
             version=s.version,
             etag=row_etag(PatientStory.__tablename__, s.id, s.version),
+            translations=dict(s.translations or {}),
             title=s.title,
             person=PersonRead(name=s.person_name, age=s.person_age, occupation=s.person_occupation),
             body=s.body,
@@ -448,7 +467,9 @@ class SectionUpdate(WriteModel):
     title: Annotated[Title | None, NOT_NULL] = None
     body: Annotated[Markdown | None, NOT_NULL] = None
 
-    _required = field_validator("key", "title", "body")(not_null)
+    translations: Annotated[Translations[SectionTranslation] | None, NOT_NULL] = translations_update_field()
+
+    _required = field_validator("key", "title", "body", "translations")(not_null)
 
 
 class FaqUpdate(WriteModel):
@@ -456,7 +477,9 @@ class FaqUpdate(WriteModel):
     answer: Annotated[Markdown | None, NOT_NULL] = None
     tags: Annotated[Annotated[list[Tag], Field(max_length=20)] | None, NOT_NULL] = None
 
-    _required = field_validator("question", "answer", "tags")(not_null)
+    translations: Annotated[Translations[FaqTranslation] | None, NOT_NULL] = translations_update_field()
+
+    _required = field_validator("question", "answer", "tags", "translations")(not_null)
 
 
 class SideEffectUpdate(WriteModel):
@@ -467,7 +490,11 @@ class SideEffectUpdate(WriteModel):
     urgency: Urgency | None = None
     when_to_contact_care_team: ShortText | None = None
 
-    _required = field_validator("name", "seriousness", "management_tips")(not_null)
+    translations: Annotated[Translations[SideEffectTranslation] | None, NOT_NULL] = (
+        translations_update_field()
+    )
+
+    _required = field_validator("name", "seriousness", "management_tips", "translations")(not_null)
 
 
 class MonitoringUpdate(WriteModel):
@@ -475,7 +502,11 @@ class MonitoringUpdate(WriteModel):
     purpose: Annotated[ShortText | None, NOT_NULL] = None
     frequency: ShortText | None = None
 
-    _required = field_validator("name", "purpose")(not_null)
+    translations: Annotated[Translations[MonitoringTranslation] | None, NOT_NULL] = (
+        translations_update_field()
+    )
+
+    _required = field_validator("name", "purpose", "translations")(not_null)
 
 
 class IndicationUpdate(WriteModel):
@@ -483,7 +514,11 @@ class IndicationUpdate(WriteModel):
     status: Annotated[IndicationStatus | None, NOT_NULL] = None
     notes: ShortText | None = None
 
-    _required = field_validator("condition", "status")(not_null)
+    translations: Annotated[Translations[IndicationTranslation] | None, NOT_NULL] = (
+        translations_update_field()
+    )
+
+    _required = field_validator("condition", "status", "translations")(not_null)
 
 
 class CombinationUpdate(WriteModel):
@@ -494,7 +529,11 @@ class CombinationUpdate(WriteModel):
     rationale: Markdown | None = None
     notes: Markdown | None = None
 
-    _required = field_validator("name", "components")(not_null)
+    translations: Annotated[Translations[CombinationTranslation] | None, NOT_NULL] = (
+        translations_update_field()
+    )
+
+    _required = field_validator("name", "components", "translations")(not_null)
 
 
 class StoryUpdate(WriteModel):
@@ -504,7 +543,9 @@ class StoryUpdate(WriteModel):
     )
     body: Annotated[Markdown | None, NOT_NULL] = None
 
-    _required = field_validator("title", "person", "body")(not_null)
+    translations: Annotated[Translations[StoryTranslation] | None, NOT_NULL] = translations_update_field()
+
+    _required = field_validator("title", "person", "body", "translations")(not_null)
 
 
 class PartOrder(WriteModel):

@@ -468,7 +468,7 @@ def replace_content(
     drug.brand_names = list(data.brand_names)
     drug.drug_class = data.drug_class
     drug.summary = data.summary
-    drug.translations = _stored(data.translations)
+    drug.translations = stored_translations(data.translations)
     drug.status = data.status
     drug.disclaimer = data.disclaimer
     drug.last_reviewed = data.review.last_reviewed
@@ -494,7 +494,13 @@ def replace_content(
         for i, s in enumerate(data.sources)
     ]
     drug.sections = [
-        Section(position=i, key=s.key, title=s.title, body=s.body, translations=_stored(s.translations))
+        Section(
+            position=i,
+            key=s.key,
+            title=s.title,
+            body=s.body,
+            translations=stored_translations(s.translations),
+        )
         for i, s in enumerate(data.sections)
     ]
     drug.faqs = [
@@ -503,7 +509,7 @@ def replace_content(
             question=f.question,
             answer=f.answer,
             tags=list(f.tags),
-            translations=_stored(f.translations),
+            translations=stored_translations(f.translations),
         )
         for i, f in enumerate(data.faqs)
     ]
@@ -516,7 +522,7 @@ def replace_content(
             management_tips=list(e.management_tips),
             urgency=e.urgency,
             when_to_contact_care_team=e.when_to_contact_care_team,
-            translations=_stored(e.translations),
+            translations=stored_translations(e.translations),
         )
         for i, e in enumerate(data.side_effects)
     ]
@@ -526,7 +532,7 @@ def replace_content(
             name=m.name,
             purpose=m.purpose,
             frequency=m.frequency,
-            translations=_stored(m.translations),
+            translations=stored_translations(m.translations),
         )
         for i, m in enumerate(data.monitoring)
     ]
@@ -536,7 +542,7 @@ def replace_content(
             condition=conditions[ind.condition],
             status=ind.status,
             notes=ind.notes,
-            translations=_stored(ind.translations),
+            translations=stored_translations(ind.translations),
         )
         for i, ind in enumerate(data.indications)
     ]
@@ -546,7 +552,7 @@ def replace_content(
             name=c.name,
             rationale=c.rationale,
             notes=c.notes,
-            translations=_stored(c.translations),
+            translations=stored_translations(c.translations),
             components=[
                 CombinationComponent(
                     position=j, name=k.name, role=k.role, drug=drugs_by_slug[k.drug] if k.drug else None
@@ -564,7 +570,7 @@ def replace_content(
             person_age=s.person.age,
             person_occupation=s.person.occupation,
             body=s.body,
-            translations=_stored(s.translations),
+            translations=stored_translations(s.translations),
         )
         for i, s in enumerate(data.stories)
     ]
@@ -575,7 +581,7 @@ def replace_content(
     session.flush()
 
 
-def _stored(translations: Mapping[str, Any]) -> dict[str, Any]:
+def stored_translations(translations: Mapping[str, Any]) -> dict[str, Any]:
     """Validated translations as the JSON the `translations` columns hold (locale → fields)."""
     return {tag: model.model_dump(mode="json") for tag, model in translations.items()}
 

@@ -157,6 +157,88 @@ def test_part_lifecycle(admin: Admin, drug: dict[str, Any], conditions: None, pa
     assert admin.get("/drugs/testdrug-a").json()["version"] == 7
 
 
+# One translatable text field of each kind, in French.
+FRENCH = {
+    "sections": {"title": "Section traduite"},
+    "faqs": {"answer": "Réponse traduite."},
+    "side-effects": {"name": "Effet traduit"},
+    "monitoring": {"purpose": "Pour tester."},
+    "indications": {"notes": "Notes traduites."},
+    "combinations": {"rationale": "Raison traduite."},
+    "stories": {"body": "Histoire traduite."},
+}
+
+
+@pytest.mark.parametrize("part", PARTS, ids=lambda p: p.segment)
+def test_translations_are_kept_shown_and_edited(
+    admin: Admin, drug: dict[str, Any], conditions: None, part: Part
+) -> None:
+    """A create that sends translations keeps them (it used to drop them with a 201)."""
+    base = f"/drugs/testdrug-a/{part.segment}"
+    french = FRENCH[part.segment]
+    created = admin.created(base, {**part.new(0), "translations": {"FR": french}})
+    url = f"{base}/{created['id']}"
+    assert created["translations"] == {"fr": french}  # the tag in its canonical case
+
+    # An edit of other fields keeps them; sending them replaces them whole; `{}` removes them.
+    edited = admin.patch(url, part.change, etag=created["etag"]).json()
+    assert edited["translations"] == {"fr": french}
+    german = {"de": french}
+    replaced = admin.patch(url, {"translations": german}, etag=edited["etag"])
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["translations"] == german and replaced.json()["version"] == 3
+    assert admin.get(url).json()["translations"] == german
+    same = admin.patch(url, {"translations": german}, etag=replaced.json()["etag"])
+    assert same.json()["version"] == 3  # nothing changed, nothing recorded
+
+    for bad, pointer in (
+        ({"xx-!!": french}, "/translations"),
+        ({"fr": {}}, "/translations/fr"),
+        ({"fr": {"unknown_field": "x"}}, "/translations/fr/unknown_field"),
+        (None, "/translations"),
+    ):
+        problem = assert_problem(admin.patch(url, {"translations": bad}, etag=same.json()["etag"]), 422)
+        assert any(e["pointer"].startswith(pointer) for e in problem["errors"]), problem
+    assert admin.get(url).json()["translations"] == german
+
+    assert latest_document_item(admin, part)["translations"] == german  # the revision holds them
+    removed = admin.patch(url, {"translations": {}}, etag=same.json()["etag"]).json()
+    assert removed["translations"] == {}
+    assert "translations" not in latest_document_item(admin, part)
+
+
+def latest_document_item(admin: Admin, part: Part) -> dict[str, Any]:
+    revision = admin.get("/drugs/testdrug-a/revisions").json()["items"][0]["number"]
+    document = admin.get(f"/drugs/testdrug-a/revisions/{revision}").json()["document"]
+    item: dict[str, Any] = document["drug"][part.segment.replace("-", "_")][0]
+    return item
+
+
+def test_a_translation_edited_in_the_admin_api_is_served_once_published(
+    admin: Admin, drug: dict[str, Any]
+) -> None:
+    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Why?", "answer": "Because."})
+    french = {"question": "Pourquoi ?", "answer": "Parce que."}
+    edited = admin.patch(
+        f"/drugs/testdrug-a/faqs/{faq['id']}", {"translations": {"fr": french}}, etag=faq["etag"]
+    )
+    assert edited.status_code == 200, edited.text
+    admin.patch(
+        "/drugs/testdrug-a",
+        {"disclaimer": "Synthetic.", "sources": [{"title": "Synthetic source"}]},
+        etag=admin.get("/drugs/testdrug-a").headers["ETag"],
+    )
+    published = admin.post(
+        "/drugs/testdrug-a/publish",
+        {"reviewed_by": "Test Reviewer", "next_review_due": "2099-01-01", "reason": "Synthetic review"},
+        role="publisher",
+    )
+    assert published.status_code == 200, published.text
+
+    (served,) = admin.client.get("/api/v1/drugs/testdrug-a/faqs?locale=fr").json()["items"]
+    assert (served["question"], served["locale"]) == ("Pourquoi ?", "fr")
+
+
 def test_reorder_must_name_every_item_once(admin: Admin, drug: dict[str, Any]) -> None:
     ids = [
         admin.created("/drugs/testdrug-a/faqs", {"question": f"Q{n}?", "answer": "A."})["id"]

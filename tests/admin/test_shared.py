@@ -56,6 +56,40 @@ def test_condition_lifecycle(admin: Admin, drug: dict[str, Any]) -> None:
     assert_problem(admin.get("/conditions/testcondition-b"), 404, "condition_not_found")
 
 
+def test_a_condition_published_drugs_link_to_keeps_its_slug(seeded_admin: Admin) -> None:
+    """Pomalidomide's public indications link to /api/v1/conditions/kaposi-sarcoma."""
+    condition = seeded_admin.get("/conditions/kaposi-sarcoma")
+    refused = seeded_admin.patch(
+        "/conditions/kaposi-sarcoma", {"slug": "kaposi"}, etag=condition.headers["ETag"]
+    )
+
+    problem = assert_problem(refused, 409, "conflict")
+    assert problem["errors"][0]["pointer"] == "/slug" and "pomalidomide" in problem["detail"]
+    link = seeded_admin.client.get("/api/v1/drugs/pomalidomide/indications").json()["items"]
+    assert any(i["condition"]["slug"] == "kaposi-sarcoma" for i in link)
+    assert seeded_admin.client.get("/api/v1/conditions/kaposi-sarcoma").status_code == 200
+    # Its other fields stay editable.
+    named = seeded_admin.patch(
+        "/conditions/kaposi-sarcoma", {"name": "Kaposi sarcoma (KS)"}, etag=condition.headers["ETag"]
+    )
+    assert named.status_code == 200, named.text
+
+
+def test_condition_translations_are_kept_shown_and_edited(admin: Admin) -> None:
+    french = {"name": "Maladie de test", "description": "Une maladie *synthétique*."}
+    created = admin.created(
+        "/conditions", {"slug": "test-cond", "name": "Test cond", "translations": {"fr": french}}
+    )
+    assert created["translations"] == {"fr": french}
+
+    renamed = admin.patch("/conditions/test-cond", {"name": "Test cond renamed"}, etag=created["etag"]).json()
+    assert renamed["translations"] == {"fr": french}
+    replaced = admin.patch("/conditions/test-cond", {"translations": {}}, etag=renamed["etag"])
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["translations"] == {}
+    assert admin.get("/conditions/test-cond").json()["translations"] == {}
+
+
 def test_support_resource_lifecycle(admin: Admin) -> None:
     response = admin.post("/support-resources", RESOURCE)
     assert response.status_code == 201, response.text
