@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header
+from fastapi import Depends, FastAPI, Header, Request
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
 
@@ -69,6 +69,23 @@ async def require_if_match(
 
 
 IfMatch = Annotated[str, Depends(require_if_match)]
+
+
+async def sent_if_match(request: Request) -> str | None:
+    """The `If-Match` of a request that does not require one (the workflow actions), if sent.
+
+    RFC 9110 §13.1.1: a server that receives `If-Match` evaluates it before acting, so a reviewer
+    can publish exactly the draft they read (and a restore cannot undo edits made since). `*` asks
+    only that the resource exists. Not declared as a header parameter: the OpenAPI marks every
+    declared `If-Match` required (`document_required_if_match`); the operations' texts say it.
+    """
+    value = request.headers.get(IF_MATCH)
+    if value is None or value.strip() == "*":
+        return None
+    return value  # compared with the current ETag by `check_etag`: anything else is a 412
+
+
+SentIfMatch = Annotated[str | None, Depends(sent_if_match)]
 
 
 def check_etag(if_match: str, current: str) -> None:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from app.core.db import PreparedSelect, prepare_select, utcnow
+from app.core.errors import Conflict, ProblemField
 from app.delivery.render import document_locales
 from app.drugs.models import Drug
 from app.drugs.service import snapshot_of
@@ -130,8 +131,10 @@ def live_revision_id(session: Session, drug_id: int) -> int | None:
 def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> PublishedDrug:
     """Point the public view of `drug` at `revision` (one transaction: readers see old or new, never half)."""
     document = revision.document["drug"]
+    _refuse_a_slug_live_for_another_drug(session, drug, document["slug"])
     published = session.get(PublishedDrug, drug.id)
     previous_revision_id = published.revision_id if published is not None else None
+    previous_slug, previous_name = (published.slug, published.name) if published is not None else (None, None)
     if published is None:
         published = PublishedDrug(drug_id=drug.id)
         session.add(published)
@@ -181,10 +184,31 @@ def publish_revision(session: Session, drug: Drug, revision: DrugRevision) -> Pu
     search_service.index_drug(session, drug.id, revision.document)
     bump_generation(session)
     if previous_revision_id != revision.id:
-        event = "published" if previous_revision_id is None else "updated"
+        renamed = previous_slug is not None and previous_slug != published.slug
+        if renamed:  # the old URL is gone: a consumer keyed by slug must drop it
+            _record_event(
+                session, drug, "unpublished", slug=str(previous_slug), name=str(previous_name), revision=None
+            )
+        event = "published" if previous_revision_id is None or renamed else "updated"
         _record_event(session, drug, event, slug=published.slug, name=name, revision=revision)
     session.flush()
     return published
+
+
+def _refuse_a_slug_live_for_another_drug(session: Session, drug: Drug, slug: str) -> None:
+    """A drug renamed in its draft keeps its public slug until it is published again: another drug
+    cannot be published under that slug before then."""
+    holder = session.scalar(
+        sa.select(Drug.slug)
+        .join(PublishedDrug, PublishedDrug.drug_id == Drug.id)
+        .where(PublishedDrug.slug == slug, PublishedDrug.drug_id != drug.id)
+    )
+    if holder is not None:
+        detail = (
+            f"The public slug {slug!r} still belongs to the published drug now named {holder!r} in its "
+            f"draft: publish or unpublish {holder!r} first."
+        )
+        raise Conflict(detail, errors=[ProblemField(pointer="/slug", detail=detail, code="slug_live")])
 
 
 def unpublish(session: Session, drug: Drug) -> None:

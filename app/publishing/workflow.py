@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.bundle.schemas import DrugIn
+from app.bundle.schemas import DrugIn, ReviewIn
 from app.conditions.models import Condition
 from app.core.db import utcnow
 from app.core.errors import AppError, Conflict, NotFound, ProblemField, ValidationFailed
@@ -177,8 +177,17 @@ def get_revision(session: Session, drug: Drug, number: int) -> DrugRevision:
 def restore(session: Session, drug: Drug, revision: DrugRevision, *, reason: str | None) -> DrugRevision:
     """Make the working draft equal to the revision's document; records a new revision (and undeletes)."""
     data = DrugIn.model_validate(revision.document["drug"])
-    # Restoring is a content change: the workflow status and what the public sees stay as they are.
-    data = data.model_copy(update={"status": drug.status if drug.deleted_at is None else "draft"})
+    # Restoring is a content change: the workflow status, the review on record (set by publishing
+    # only) and what the public sees stay as they are.
+    review = ReviewIn(
+        last_reviewed=drug.last_reviewed,
+        next_review_due=drug.next_review_due,
+        reviewed_by=drug.reviewed_by,
+        note=drug.review_note,
+    )
+    data = data.model_copy(
+        update={"status": drug.status if drug.deleted_at is None else "draft", "review": review}
+    )
     if data.slug != drug.slug and session.scalar(
         sa.select(Drug.id).where(Drug.slug == data.slug, Drug.id != drug.id)
     ):

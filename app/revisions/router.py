@@ -11,6 +11,7 @@ from pydantic import ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from app.auth.dependencies import ContentReader, ContentWriter, Publisher
+from app.core.concurrency import SentIfMatch, check_etag
 from app.core.db import utcnow
 from app.core.deps import ReadSession, SettingsDep, WriteSession
 from app.core.errors import problem_responses
@@ -33,7 +34,7 @@ Number = Annotated[int, Path(ge=1, le=2**31 - 1, description="The revision's num
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (max {MAX_LIMIT}).")]
 
 READ_PROBLEMS = problem_responses(401, 403, 404, 422)
-WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 413, 422, 503)
+WRITE_PROBLEMS = problem_responses(401, 403, 404, 409, 412, 413, 422, 503)
 
 
 def _required_by_the_gate(schema: dict[str, Any]) -> None:
@@ -128,10 +129,21 @@ def _drug_any(session: Session, slug: str) -> Drug:
     return drug
 
 
+def _lock(session: Session, slug: str, if_match: str | None, *, include_deleted: bool = False) -> Drug:
+    """The drug's row, locked for the action; 412 if the request sent an `If-Match` that is not current."""
+    drug = workflow.lock_drug(session, slug, include_deleted=include_deleted)
+    if if_match is not None:
+        check_etag(if_match, drug_etag(drug))
+    return drug
+
+
 @router.post("/{slug}/submit", response_model=DrugRead, summary="Submit for review", responses=WRITE_PROBLEMS)
-def submit(_: ContentWriter, slug: SlugPath, session: WriteSession, response: Response) -> DrugRead:
-    """`draft` (or `published` with changes, or `archived`) → `in_review`. Optional `X-Change-Reason`."""
-    drug = workflow.lock_drug(session, slug)
+def submit(
+    _: ContentWriter, slug: SlugPath, if_match: SentIfMatch, session: WriteSession, response: Response
+) -> DrugRead:
+    """`draft` (or `published` with changes, or `archived`) → `in_review`. Optional `X-Change-Reason`;
+    optional `If-Match` with the drug's ETag (`412` if the draft changed since)."""
+    drug = _lock(session, slug, if_match)
     from app.audit.service import actor_of
 
     workflow.submit(session, drug, reason=actor_of(session).reason)
@@ -143,12 +155,13 @@ def submit(_: ContentWriter, slug: SlugPath, session: WriteSession, response: Re
     response_model=DrugRead,
     summary="Publish (reviewer sign-off)",
     dependencies=[Idempotent],
-    responses=problem_responses(401, 403, 404, 409, 413, 422, 503),
+    responses=WRITE_PROBLEMS,
 )
 def publish(
     _: Publisher,
     slug: SlugPath,
     body: PublishIn,
+    if_match: SentIfMatch,
     session: WriteSession,
     settings: SettingsDep,
     response: Response,
@@ -157,9 +170,10 @@ def publish(
 
     Refused with 422 listing each missing item (a source, a disclaimer, the reviewer, a future
     `next_review_due`), and with 403 when the publishing key is the only author of the changes since
-    the last publish (unless `DRUGINFO_ALLOW_SINGLE_PERSON_PUBLISH`).
+    the last publish (unless `DRUGINFO_ALLOW_SINGLE_PERSON_PUBLISH`). Send `If-Match` with the drug's
+    ETag to publish exactly the draft you reviewed (`412` if it changed since).
     """
-    drug = workflow.lock_drug(session, slug)
+    drug = _lock(session, slug, if_match)
     workflow.publish(
         session,
         drug,
@@ -173,9 +187,13 @@ def publish(
 
 
 @router.post("/{slug}/unpublish", response_model=DrugRead, summary="Unpublish", responses=WRITE_PROBLEMS)
-def unpublish(_: Publisher, slug: SlugPath, session: WriteSession, response: Response) -> DrugRead:
-    """Remove the drug from every public endpoint; the working draft returns to `draft`."""
-    drug = workflow.lock_drug(session, slug)
+def unpublish(
+    _: Publisher, slug: SlugPath, if_match: SentIfMatch, session: WriteSession, response: Response
+) -> DrugRead:
+    """Remove the drug from every public endpoint; the working draft returns to `draft`.
+
+    Optional `If-Match` with the drug's ETag (`412` if the draft changed since)."""
+    drug = _lock(session, slug, if_match)
     from app.audit.service import actor_of
 
     workflow.unpublish(session, drug, archive=False, reason=actor_of(session).reason)
@@ -183,9 +201,13 @@ def unpublish(_: Publisher, slug: SlugPath, session: WriteSession, response: Res
 
 
 @router.post("/{slug}/archive", response_model=DrugRead, summary="Archive", responses=WRITE_PROBLEMS)
-def archive(_: Publisher, slug: SlugPath, session: WriteSession, response: Response) -> DrugRead:
-    """Remove the drug from every public endpoint and mark it `archived`."""
-    drug = workflow.lock_drug(session, slug)
+def archive(
+    _: Publisher, slug: SlugPath, if_match: SentIfMatch, session: WriteSession, response: Response
+) -> DrugRead:
+    """Remove the drug from every public endpoint and mark it `archived`.
+
+    Optional `If-Match` with the drug's ETag (`412` if the draft changed since)."""
+    drug = _lock(session, slug, if_match)
     from app.audit.service import actor_of
 
     workflow.unpublish(session, drug, archive=True, reason=actor_of(session).reason)
@@ -267,13 +289,19 @@ def diff_revision(
     responses=WRITE_PROBLEMS,
 )
 def restore_revision(
-    _: ContentWriter, slug: SlugPath, number: Number, session: WriteSession, response: Response
+    _: ContentWriter,
+    slug: SlugPath,
+    number: Number,
+    if_match: SentIfMatch,
+    session: WriteSession,
+    response: Response,
 ) -> DrugRead:
     """The working draft becomes the revision's document; a new revision records it (history is kept).
 
     Also undoes a (soft) delete. What the public sees changes only when the draft is published again.
+    Send `If-Match` with the drug's ETag so that edits made since you looked are not undone (`412`).
     """
-    drug = workflow.lock_drug(session, _drug_any(session, slug).slug, include_deleted=True)
+    drug = _lock(session, _drug_any(session, slug).slug, if_match, include_deleted=True)
     from app.audit.service import actor_of
 
     workflow.restore(

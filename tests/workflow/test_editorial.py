@@ -10,7 +10,7 @@ from app.core.config import Settings
 from app.main import create_app
 from tests.admin.conftest import Admin
 from tests.helpers import assert_problem
-from tests.workflow.conftest import future, publish, publish_body
+from tests.workflow.conftest import PUBLISHABLE, future, publish, publish_body
 
 PUBLIC = "/api/v1/drugs/testdrug-a"
 
@@ -190,3 +190,79 @@ def test_next_review_due_is_recorded(admin: Admin, drug: dict[str, Any]) -> None
     assert body["review"]["next_review_due"] == future()
     public = admin.client.get(PUBLIC).json()
     assert "Test Reviewer" in str(public)
+
+
+def test_an_if_match_sent_with_a_workflow_action_is_evaluated(admin: Admin, drug: dict[str, Any]) -> None:
+    """RFC 9110 §13.1.1: the reviewer publishes the draft they read, or nothing."""
+    reviewed = admin.get("/drugs/testdrug-a")
+    item = section(admin)
+    edited = admin.patch(
+        f"/drugs/testdrug-a/sections/{item['id']}", {"body": "Unreviewed."}, etag=item["etag"]
+    )
+    assert edited.status_code == 200, edited.text
+
+    stale = admin.post(
+        "/drugs/testdrug-a/publish", publish_body(), role="publisher", etag=reviewed.headers["ETag"]
+    )
+
+    problem = assert_problem(stale, 412, "precondition_failed")
+    assert problem["current_etag"] == admin.get("/drugs/testdrug-a").headers["ETag"]
+    assert admin.client.get(PUBLIC).status_code == 404  # nothing was published
+    assert assert_problem(
+        admin.post("/drugs/testdrug-a/publish", publish_body(), role="publisher", etag="not-quoted"), 412
+    )
+
+    current = admin.get("/drugs/testdrug-a").headers["ETag"]
+    published = publish(admin, etag=current)
+    assert published["status"] == "published"
+    assert publish(admin, etag="*")["status"] == "published"  # `*`: only that the drug exists
+
+    first = admin.get("/drugs/testdrug-a/revisions").json()["items"][-1]["number"]
+    for action in ("submit", "unpublish", "archive", f"revisions/{first}/restore"):
+        refused = admin.post(f"/drugs/testdrug-a/{action}", role="publisher", etag=reviewed.headers["ETag"])
+        assert_problem(refused, 412, "precondition_failed")
+    assert admin.get("/drugs/testdrug-a").json()["status"] == "published"
+    restored = admin.post(
+        f"/drugs/testdrug-a/revisions/{first}/restore",
+        role="editor",
+        etag=admin.get("/drugs/testdrug-a").headers["ETag"],
+    )
+    assert restored.status_code == 200, restored.text
+
+
+def test_a_restore_keeps_the_review_on_record(admin: Admin, drug: dict[str, Any]) -> None:
+    """Review metadata is set by publishing only: restoring an unreviewed revision does not erase it,
+    so the reviews dashboard keeps reporting on what the public sees."""
+    before_review = admin.get("/drugs/testdrug-a/revisions").json()["items"][0]["number"]
+    published = publish(admin)
+    assert published["review"]["reviewed_by"] == "Test Reviewer"
+
+    restored = admin.post(f"/drugs/testdrug-a/revisions/{before_review}/restore")
+
+    assert restored.status_code == 200, restored.text
+    assert restored.json()["review"] == published["review"]
+    dashboard = admin.get("/reviews").json()
+    assert "testdrug-a" not in [item["slug"] for item in dashboard["never_reviewed"]]
+
+
+def test_publishing_a_renamed_drug_tells_the_feed_the_old_slug_is_gone(
+    admin: Admin, drug: dict[str, Any]
+) -> None:
+    publish(admin)
+    current = admin.get("/drugs/testdrug-a")
+    renamed = admin.patch("/drugs/testdrug-a", {"slug": "testdrug-renamed"}, etag=current.headers["ETag"])
+    assert renamed.status_code == 200, renamed.text
+    assert admin.client.get(PUBLIC).status_code == 200  # the public keeps the published slug
+
+    # The old slug is free in the drafts, but still live: another drug cannot be published under it.
+    admin.created("/drugs", {**PUBLISHABLE, "name": "Another Testdrug"})
+    refused = admin.post("/drugs/testdrug-a/publish", publish_body(), role="publisher")
+    problem = assert_problem(refused, 409, "conflict")
+    assert problem["errors"][0]["code"] == "slug_live" and "testdrug-renamed" in problem["detail"]
+
+    publish(admin, "testdrug-renamed")
+    events = [(e["event"], e["drug"]["slug"]) for e in admin.client.get("/api/v1/changes").json()["items"]]
+    assert events[-2:] == [("unpublished", "testdrug-a"), ("published", "testdrug-renamed")]
+    assert admin.client.get(PUBLIC).status_code == 404
+    assert publish(admin)["slug"] == "testdrug-a"  # now the slug is free
+    assert admin.client.get(PUBLIC).json()["name"] == "Another Testdrug"
