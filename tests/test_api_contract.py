@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
 import jsonschema_rs
 import pytest
+from fastapi import Depends, FastAPI, Query
 from fastapi.testclient import TestClient
 
+from app.core.errors import install_error_handlers
+from app.core.params import reject_unknown_query_params
 from tests.helpers import assert_problem
 
 
@@ -27,6 +30,8 @@ from tests.helpers import assert_problem
         ("GET", "/api/v1/support-resources?category=unknown", 422),
         ("GET", "/api/v1/faqs?drug=../../etc", 422),
         ("GET", "/api/v1/drugs?drug_class=" + "x" * 500, 422),
+        ("GET", "/api/v1/drugs?limit=0&limit=2", 400),
+        ("GET", "/api/v1/search?q=fatigue&type=faq&type=drug", 400),
     ],
 )
 def test_every_error_is_a_problem(public_client: TestClient, method: str, path: str, status: int) -> None:
@@ -142,3 +147,34 @@ def test_write_text_is_documented_as_validated(value: str) -> None:
         accepted = False
 
     assert documented.is_valid(value) == accepted, repr(value)
+
+
+@pytest.mark.parametrize(
+    ("query", "repeated"),
+    [
+        ("limit=0&limit=2", ["limit"]),
+        ("sort=name&sort=-name&q=x&q=y", ["q", "sort"]),
+        ("code=rxnorm|x&code=atc|L04AX06", ["code"]),
+    ],
+)
+def test_a_parameter_given_twice_is_refused_not_half_read(
+    public_client: TestClient, query: str, repeated: list[str]
+) -> None:
+    """FastAPI reads the last value of a repeated parameter: the first filter would be dropped unseen."""
+    body = assert_problem(public_client.get(f"/api/v1/drugs?{query}"), 400, "repeated_parameters")
+
+    assert [e["pointer"] for e in body["errors"]] == [f"#/query/{name}" for name in repeated]
+    assert public_client.get("/api/v1/drugs?limit=2&sort=name").status_code == 200
+
+
+def test_a_parameter_declared_as_a_list_may_be_repeated() -> None:
+    app = FastAPI(dependencies=[Depends(reject_unknown_query_params)])
+    install_error_handlers(app)
+
+    @app.get("/things")
+    def things(tag: Annotated[list[str] | None, Query()] = None, limit: int = 1) -> list[str]:
+        return tag or []
+
+    with TestClient(app) as client:
+        assert client.get("/things?tag=a&tag=b").json() == ["a", "b"]
+        assert_problem(client.get("/things?tag=a&limit=1&limit=2"), 400, "repeated_parameters")

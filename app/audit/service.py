@@ -163,6 +163,17 @@ def _entity_of(request: Request) -> tuple[str, str | None]:
     return entity, next((str(v) for k, v in params.items() if k in ("slug", "prefix")), None)
 
 
+def _created_key(changes: list[dict[str, Any]] | None) -> str | None:
+    """The slug (or key prefix) of the record a write created, from its tracked fields."""
+    for change in changes or ():
+        if change["op"] == "created":
+            for field in ("slug", "prefix"):
+                value = change["fields"].get(field, {}).get("after")
+                if value is not None:
+                    return str(value)
+    return None
+
+
 def revise(session: Session, drug: Drug, *, message: str, action: str) -> DrugRevision:
     """Record the drug's current document as a revision, with an audit entry holding the diff."""
     from app.publishing import service as publishing
@@ -211,6 +222,8 @@ def finish_write(session: Session, request: Request) -> None:
     if session.info.get("wrote") and not session.info.get("audited"):
         entity, entity_id = _entity_of(request)
         changes = session.info.pop("tracked", None) or None
+        if entity_id is None:  # a create (`POST /conditions`): the new record's own slug or prefix
+            entity_id = _created_key(changes)
         record(session, action=f"{entity}.{action}", entity=entity, entity_id=entity_id, changes=changes)
 
 

@@ -15,6 +15,7 @@ from app.auth.dependencies import ContentReader, Publisher
 from app.bundle.export import iter_bundle
 from app.bundle.schemas import Bundle
 from app.bundle.service import import_bundle, parse_bundle
+from app.core.db import utcnow
 from app.core.deps import WriteSession, get_db
 from app.core.errors import problem_responses
 from app.core.routing import GuardedRouter
@@ -123,7 +124,7 @@ def import_(
     bundle = {k: v for k, v in bundle.items() if k != "revisions"}
     parsed = parse_bundle(bundle)
     actor = audit.actor_of(session)
-    report = import_bundle(session, parsed, author=actor.prefix, dry_run=dry_run)
+    report = import_bundle(session, parsed, author=actor.prefix, dry_run=dry_run, gate=utcnow().date())
     result = ImportResult(**dataclasses.asdict(report), changed=report.changed)
     if dry_run:
         session.info["audited"] = True  # nothing was applied (the savepoint rolled back): nothing to audit

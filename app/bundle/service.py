@@ -6,6 +6,7 @@ imported text goes through the same validation as every other write.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from app.core.errors import AppError, ProblemField, validation_problem_fields
 from app.drugs import service as drug_service
 from app.drugs.models import Drug
 from app.publishing import service as publishing
+from app.publishing.workflow import gate_problems
 from app.resources.models import SupportResource
 
 
@@ -172,10 +174,15 @@ def import_bundle(
     message: str = "Imported from a bundle",
     dry_run: bool = False,
     on_drug: Callable[[str], None] | None = None,
+    gate: dt.date | None = None,
 ) -> ImportReport:
     """Apply a validated bundle: upsert by slug, record revisions for changed drugs, (un)publish by status.
 
-    Idempotent: importing the same bundle twice changes nothing the second time.
+    Idempotent: importing the same bundle twice changes nothing the second time. With `gate` (today's
+    date; the HTTP import), a drug the bundle would publish anew must carry what every public document
+    must (at least one source, a disclaimer), as for `POST …/publish`: otherwise nothing is imported
+    and each missing item is reported with its pointer into the bundle. Its review metadata is taken
+    as the bundle gives it (a catalog moved here may be overdue; the reviews dashboard says so).
     """
     _check_references(session, bundle)
     report = ImportReport(dry_run=dry_run)
@@ -209,10 +216,19 @@ def import_bundle(
         else:
             report.unchanged["drugs"].append(data.slug)
 
-    for data in bundle.drugs:
-        _record_and_publish(session, drugs[data.slug], author=author, message=message, report=report)
+    refused: list[ProblemField] = []
+    for index, data in enumerate(bundle.drugs):
+        gate_check = None if gate is None else (index, gate, refused)
+        _record_and_publish(
+            session, drugs[data.slug], author=author, message=message, report=report, gate=gate_check
+        )
         if on_drug is not None:
             on_drug(data.slug)
+    if refused:
+        raise BundleInvalid(
+            f"{len(refused)} problem(s): a drug the bundle publishes needs a source and a disclaimer.",
+            errors=refused,
+        )
     session.flush()
     if report.changed:
         publishing.bump_generation(session)
@@ -252,10 +268,23 @@ def _load_references(
     return {"conditions": all_conditions, "resources": all_resources, "drugs_by_slug": all_drugs}
 
 
+# The publish gate's content items (a public document's own requirements), as pointers into a
+# bundle's drug; its review items are the bundle's to carry.
+_GATE_POINTERS = {"missing_source": "sources", "missing_disclaimer": "disclaimer"}
+
+
 def _record_and_publish(
-    session: Session, drug: Drug, *, author: str | None, message: str, report: ImportReport
+    session: Session,
+    drug: Drug,
+    *,
+    author: str | None,
+    message: str,
+    report: ImportReport,
+    gate: tuple[int, dt.date, list[ProblemField]] | None = None,
 ) -> None:
-    """A revision when the complete document changed; the public view follows the drug's status."""
+    """A revision when the complete document changed; the public view follows the drug's status.
+
+    `gate`: the drug's index in the bundle, today, and where to add what it lacks to be published."""
     session.flush()
     latest = publishing.latest_revision(session, drug.id)
     document = drug_service.snapshot_of(session, drug.id)
@@ -263,6 +292,17 @@ def _record_and_publish(
         latest = publishing.record_revision(session, drug, message=message, author=author, document=document)
     live = publishing.live_revision_id(session, drug.id)
     if drug.status == "published" and live != latest.id:
+        if gate is not None:
+            index, today, refused = gate
+            lacking = gate_problems(
+                drug, reviewed_by=drug.reviewed_by, next_review_due=drug.next_review_due, today=today
+            )
+            lacking = [problem for problem in lacking if problem.code in _GATE_POINTERS]
+            for problem in lacking:
+                pointer = f"/drugs/{index}/{_GATE_POINTERS[problem.code or '']}"
+                refused.append(ProblemField(pointer=pointer, detail=problem.detail, code=problem.code))
+            if lacking:
+                return
         publishing.publish_revision(session, drug, latest)
         report.published.append(drug.slug)
     elif drug.status != "published" and live is not None:

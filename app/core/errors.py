@@ -83,6 +83,10 @@ class UnknownParameters(AppError):
     status, code, title = 400, "unknown_parameters", "Unknown query parameters"
 
 
+class RepeatedParameters(AppError):
+    status, code, title = 400, "repeated_parameters", "Repeated query parameters"
+
+
 class Conflict(AppError):
     status, code, title = 409, "conflict", "Conflict"
 

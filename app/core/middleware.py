@@ -63,6 +63,19 @@ def is_admin_path(path: str) -> bool:
     return path == ADMIN_PATH_PREFIX or path.startswith(ADMIN_PATH_PREFIX + "/")
 
 
+def _with_include_prefix(template: str, scope: Scope) -> str:
+    """The route's template with the prefix its router was included at (`/api/v1/admin` + `/drugs`).
+
+    FastAPI leaves the route as declared in its router in the scope; the request's path has as many
+    segments as the full template (a path parameter never holds a `/`), so the prefix is its first ones.
+    """
+    actual: str = scope.get("path", "")
+    extra = actual.count("/") - template.count("/")
+    if extra <= 0:
+        return template
+    return "/".join(actual.split("/")[: extra + 1]) + template
+
+
 def route_label(scope: Scope) -> str:
     """The route template (`/api/v1/drugs/{slug}`), never the raw path: bounded label values."""
     # A response-cache hit skips routing; the cache kept the template of the handler that answered.
@@ -73,7 +86,7 @@ def route_label(scope: Scope) -> str:
     route = scope.get("route")
     path = getattr(route, "path_format", None) or getattr(route, "path", None)
     if path:
-        return str(path)
+        return _with_include_prefix(str(path), scope)
     # Mounted apps (the docs assets) leave their endpoint in the scope but not their route.
     endpoint = scope.get("endpoint")
     if endpoint is not None:

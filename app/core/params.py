@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Any, TypeVar
+import weakref
+from collections import Counter
+from types import UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -12,24 +15,55 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ValidationError
 
-from app.core.errors import InvalidParameters, ProblemField, UnknownParameters
+from app.core.errors import InvalidParameters, ProblemField, RepeatedParameters, UnknownParameters
 from app.core.types import CONTROL_CHARACTERS
 
-_allowed_by_route: dict[int, frozenset[str]] = {}
+# By route id, holding a weak reference to check it: routes are not hashable, and in tests apps come
+# and go, so an id can be reused by a new route.
+_names_by_route: dict[int, tuple[weakref.ref[APIRoute], frozenset[str], frozenset[str]]] = {}
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
 
-def _query_names(dependant: Dependant) -> set[str]:
-    names = {param.alias for param in dependant.query_params}
+def _query_names(dependant: Dependant, *, repeatable: bool = False) -> set[str]:
+    """The query parameters the route declares (`repeatable`: only those that take several values)."""
+    names = {
+        param.alias
+        for param in dependant.query_params
+        if not repeatable or _takes_several(param.field_info.annotation)
+    }
     for sub in dependant.dependencies:
-        names |= _query_names(sub)
+        names |= _query_names(sub, repeatable=repeatable)
     return names
 
 
-def _documented_query_names(route: APIRoute) -> set[str]:
+def _takes_several(annotation: Any) -> bool:
+    """A parameter annotated `list[str]` (or `list[str] | None` …): FastAPI reads every value given."""
+    origin = get_origin(annotation)
+    if origin in (Union, UnionType):
+        return any(_takes_several(arg) for arg in get_args(annotation))
+    return (origin or annotation) in (list, tuple, set, frozenset)
+
+
+def _documented_query_names(route: APIRoute, *, repeatable: bool = False) -> set[str]:
     """The query parameters of the route's `openapi_extra` (see `query_parameters`)."""
     documented = (route.openapi_extra or {}).get("parameters", [])
-    return {p["name"] for p in documented if p.get("in") == "query"}
+    return {
+        p["name"]
+        for p in documented
+        if p.get("in") == "query" and (not repeatable or p.get("schema", {}).get("type") == "array")
+    }
+
+
+def _names_of(route: APIRoute) -> tuple[frozenset[str], frozenset[str]]:
+    """The query parameters a route takes, and those of them that may be repeated."""
+    found = _names_by_route.get(id(route))
+    if found is None or found[0]() is not route:
+        allowed = frozenset(_query_names(route.dependant) | _documented_query_names(route))
+        repeatable = frozenset(
+            _query_names(route.dependant, repeatable=True) | _documented_query_names(route, repeatable=True)
+        )
+        found = _names_by_route[id(route)] = (weakref.ref(route), allowed, repeatable)
+    return found[1], found[2]
 
 
 def query_parameters(model: type[BaseModel]) -> dict[str, Any]:
@@ -67,17 +101,16 @@ def parse_query_model(model: type[ModelT], request: Request) -> ModelT:
 
 
 async def reject_unknown_query_params(request: Request) -> None:
-    """App-wide dependency: a query parameter the route does not declare is a 400.
+    """App-wide dependency: a query parameter the route does not declare is a 400, and so is one
+    given twice that takes one value (FastAPI would read the last and drop the others unseen: a
+    filter silently not applied).
 
     A value with a control character is a 422 (PostgreSQL cannot even compare text with a NUL).
     """
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
-    allowed = _allowed_by_route.get(id(route))
-    if allowed is None:
-        allowed = frozenset(_query_names(route.dependant) | _documented_query_names(route))
-        _allowed_by_route[id(route)] = allowed
+    allowed, repeatable = _names_of(route)
     unknown = sorted({key for key in request.query_params if key not in allowed})
     if unknown:
         raise UnknownParameters(
@@ -88,9 +121,19 @@ async def reject_unknown_query_params(request: Request) -> None:
                 for name in unknown
             ],
         )
-    bad = sorted(
-        {key for key, value in request.query_params.multi_items() if CONTROL_CHARACTERS.search(value)}
-    )
+    given = request.query_params.multi_items()
+    if len(given) > len(request.query_params):  # some name given twice (the length counts names once)
+        counts = Counter(name for name, _ in given)
+        repeated = sorted(name for name, n in counts.items() if n > 1 and name not in repeatable)
+        if repeated:
+            raise RepeatedParameters(
+                f"Query parameter(s) given more than once: {', '.join(repeated)}. Each takes one value.",
+                errors=[
+                    ProblemField(pointer=f"#/query/{name}", detail="given more than once", code="repeated")
+                    for name in repeated
+                ],
+            )
+    bad = sorted({key for key, value in given if CONTROL_CHARACTERS.search(value)})
     if bad:
         raise InvalidParameters(
             f"Control characters are not allowed in query parameters: {', '.join(bad)}.",

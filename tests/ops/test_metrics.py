@@ -38,6 +38,10 @@ def sample(name: str, **labels: str) -> float:
         ("HEAD", "/api/v1/drugs/pomalidomide/faqs", "/api/v1/drugs/{slug}/faqs", "200"),
         ("GET", "/no/such/path-4711", "<unmatched>", "404"),
         ("GET", "/docs-assets/swagger-ui.css", "/docs-assets/{path}", "200"),
+        # Admin routes are declared in routers included at /api/v1/admin: the label has the prefix.
+        ("GET", "/api/v1/admin/drugs/pomalidomide", "/api/v1/admin/drugs/{slug}", "401"),
+        ("PATCH", "/api/v1/admin/drugs/x/faqs/12", "/api/v1/admin/drugs/{slug}/faqs/{part_id}", "401"),
+        ("POST", "/api/v1/admin/drugs", "/api/v1/admin/drugs", "401"),
     ],
 )
 def test_requests_are_counted_by_route_template(

@@ -42,8 +42,8 @@ def test_every_kind_of_write_is_audited_in_order_with_its_actor(admin: Admin, dr
     assert [(e["action"], e["entity"], e["entity_id"], e["actor_prefix"]) for e in entries] == [
         ("drug.update_drug", "drug", "testdrug-a", prefix(admin, "editor")),
         ("drug.publish", "drug", "testdrug-a", prefix(admin, "publisher")),
-        ("condition.create_condition", "condition", None, prefix(admin, "editor")),
-        ("key.create_key", "key", None, prefix(admin, "admin")),
+        ("condition.create_condition", "condition", "testcondition-x", prefix(admin, "editor")),
+        ("key.create_key", "key", new_prefix, prefix(admin, "admin")),
         ("key.revoke_key", "key", new_prefix, prefix(admin, "admin")),
         ("drug.unpublish", "drug", "testdrug-a", prefix(admin, "publisher")),
     ]
@@ -58,6 +58,9 @@ def test_every_kind_of_write_is_audited_in_order_with_its_actor(admin: Admin, dr
     assert "hash" not in str(entries[3]["changes"])  # never the key's secret material
     ids = [e["id"] for e in entries]
     assert ids == sorted(ids)
+    # A record's history is found by its key from its creation on.
+    history = audit(admin, "?entity=condition&entity_id=testcondition-x")
+    assert [e["action"] for e in history] == ["condition.create_condition"]
 
 
 def test_the_first_writes_are_audited_too(admin: Admin, drug: dict[str, Any]) -> None:

@@ -155,3 +155,34 @@ def test_the_import_body_documents_every_member_of_a_bundle() -> None:
     """The OpenAPI names the bundle's members (unknown ones are refused); an export's history is ignored."""
     assert set(IMPORT_BODY["properties"]) == {*Bundle.model_fields, "revisions"}
     assert IMPORT_BODY["additionalProperties"] is False
+
+
+def test_an_http_import_publishes_only_what_every_public_document_needs(admin: Admin) -> None:
+    """`status: published` in a bundle is a publish: a source and a disclaimer are required, as by
+    `POST …/publish`. Review metadata is the bundle's (an overdue catalog may be moved here)."""
+    bare = {**synthetic_bundle()["drugs"][0], "status": "published", "sources": [], "disclaimer": None}
+    overdue = {
+        **synthetic_bundle()["drugs"][1],
+        "status": "published",
+        "review": {"reviewed_by": "Test Reviewer", "next_review_due": "2020-01-01"},
+    }
+    bundle = {"format": "druginfo-bundle", "version": 1, "drugs": [overdue, bare]}
+
+    refused = assert_problem(admin.post("/import", bundle, role="publisher"), 422, "bundle_invalid")
+
+    assert {(e["pointer"], e["code"]) for e in refused["errors"]} == {
+        ("/drugs/1/sources", "missing_source"),
+        ("/drugs/1/disclaimer", "missing_disclaimer"),
+    }
+    assert drug_slugs(admin) == []  # all or nothing: the other drug was not imported either
+    assert admin.client.get("/api/v1/drugs/testdrug-y").status_code == 404
+
+    applied = admin.post(
+        "/import", {**bundle, "drugs": [overdue, {**bare, "status": "draft"}]}, role="publisher"
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["published"] == ["testdrug-y"]
+    assert admin.client.get("/api/v1/drugs/testdrug-y").status_code == 200
+    assert [d["slug"] for d in admin.get("/reviews").json()["overdue"]] == ["testdrug-y"]
+    again = admin.post("/import", {**bundle, "drugs": [overdue]}, role="publisher")
+    assert again.status_code == 200 and again.json()["changed"] is False  # nothing new to publish
