@@ -25,6 +25,7 @@ COPY app ./app
 COPY migrations ./migrations
 COPY seed_data ./seed_data
 COPY scripts/docker-entrypoint.sh /usr/local/bin/druginfo-entrypoint
+COPY scripts/druginfo /usr/local/bin/druginfo
 USER druginfo
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \

@@ -521,7 +521,10 @@ def _check_unique(
     wanted = key_of(data)
     for other in siblings:
         if other is not exclude and key_of(kind.to_in(other)) == wanted:
-            raise conflict(f"/{field}", f"Drug {drug.slug!r} already has a {kind.label} with this {field}.")
+            article = "an" if kind.label[0] in "aeiou" else "a"
+            raise conflict(
+                f"/{field}", f"Drug {drug.slug!r} already has {article} {kind.label} with this {field}."
+            )
 
 
 def create_part(session: Session, drug: Drug, kind: PartKind[PartT, InT], data: InT) -> PartT:

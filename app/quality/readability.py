@@ -37,7 +37,8 @@ def syllables(word: str) -> int:
 
 
 def reading_grade(text: str | None) -> float | None:
-    """The Flesch–Kincaid grade of `text` (markdown allowed), rounded to one decimal."""
+    """The Flesch–Kincaid grade of `text` (markdown allowed), rounded to one decimal; at least 0 (the
+    formula goes below zero for a few short words, which no school grade means)."""
     if not text:
         return None
     plain = _MARKUP.sub(" ", _URL.sub(" ", text))
@@ -47,4 +48,4 @@ def reading_grade(text: str | None) -> float | None:
     sentences = max(1, len([s for s in _SENTENCE_END.split(plain.strip()) if _WORD.search(s)]))
     total_syllables = sum(syllables(w) for w in words)
     grade = 0.39 * (len(words) / sentences) + 11.8 * (total_syllables / len(words)) - 15.59
-    return round(grade, 1)
+    return max(0.0, round(grade, 1))

@@ -38,6 +38,27 @@ def test_the_dockerfile_runs_the_entrypoint_as_a_non_root_user_with_a_healthchec
     assert len(froms) == 2 and all(":" in image and not image.endswith(":latest") for image in froms)
 
 
+def test_the_image_has_the_druginfo_command(settings: Any) -> None:
+    """`docker exec <container> druginfo keys create …` bootstraps the first key (README)."""
+    assert "COPY scripts/druginfo /usr/local/bin/druginfo" in DOCKERFILE
+    root = Path(__file__).resolve().parents[2]
+    run = subprocess.run(
+        ["sh", str(root / "scripts" / "druginfo"), "keys", "list"],
+        env={
+            **os.environ,
+            "DATABASE_URL": settings.database_url,
+            "PYTHONPATH": str(root),
+            "PATH": f"{BIN}:{os.environ['PATH']}",
+        },
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith("PREFIX")
+
+
 def _startup_script(folder: Path) -> Path:
     """The entrypoint's start-up work (migrate, seed --if-empty), without the serve step."""
     path = folder / "startup.sh"

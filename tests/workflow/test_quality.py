@@ -15,7 +15,8 @@ from tests.workflow.conftest import PUBLISHABLE, future
 @pytest.mark.parametrize(
     ("text", "low", "high"),
     [
-        ("Take one pill. Drink water. Rest well.", -4.0, 3.0),
+        ("Take one pill. Drink water. Rest well.", 0.0, 3.0),
+        ("Rest.", 0.0, 0.0),  # the formula says -3.4: no grade is below zero
         (
             "Immunomodulatory pharmacotherapeutic administration necessitates comprehensive "
             "haematological surveillance throughout consecutive treatment cycles.",
