@@ -56,8 +56,13 @@ def entry_for(document: dict[str, Any], *, base_url: str) -> Entry:
         parts.append(f"<p>{escape(document['summary'])}</p>")
     if document["brand_names"]:
         parts.append(f'<p class="alsoCalled">Also called: {escape(", ".join(document["brand_names"]))}</p>')
-    if document["review"]["status"] != "reviewed":
+    review = document["review"]
+    if review["status"] != "reviewed":
         parts.append('<p class="review">Not reviewed by a medical reviewer.</p>')
+    else:
+        reviewed = f"Medically reviewed by {review['reviewed_by']} on {review['last_reviewed']}"
+        overdue = " (its next review is overdue)" if review.get("overdue") else ""
+        parts.append(f'<p class="review">{escape(reviewed + overdue)}.</p>')
     if document["disclaimer"]:
         parts.append(f'<p class="disclaimer">{escape(document["disclaimer"])}</p>')
     name = document["name"]

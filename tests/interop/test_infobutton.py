@@ -178,3 +178,28 @@ def test_no_match_is_an_empty_feed(interop_client: TestClient) -> None:
 
     assert feed["entry"] == []
     assert feed["updated"]["_value"].endswith("Z")
+
+
+def test_an_entry_says_who_reviewed_the_drug_and_whether_it_is_overdue() -> None:
+    from app.infobutton.feed import entry_for
+
+    document = {
+        "slug": "testdrug-r",
+        "name": "Testdrug R",
+        "summary": None,
+        "brand_names": [],
+        "disclaimer": None,
+        "links": {"self": "/api/v1/drugs/testdrug-r"},
+        "published_at": "2026-01-01T00:00:00Z",
+        "review": {
+            "status": "reviewed",
+            "reviewed_by": "Dr <Test>",
+            "last_reviewed": "2026-01-01",
+            "overdue": True,
+        },
+    }
+
+    summary = entry_for(document, base_url="http://testserver").summary_html
+
+    assert "Medically reviewed by Dr &lt;Test&gt; on 2026-01-01 (its next review is overdue)." in summary
+    assert "Not reviewed" not in summary
