@@ -342,7 +342,8 @@ def capability_statement(base: str) -> dict[str, Any]:
                                 "type": "token",
                                 "documentation": "`system|code`, `code` or `system|`; systems: "
                                 + ", ".join(SYSTEM_URIS.values())
-                                + ". Comma-separated values are alternatives.",
+                                + ". Comma-separated values are alternatives; a repeated `code` "
+                                "requires each.",
                             }
                         ],
                     },
@@ -360,13 +361,15 @@ def capability_statement(base: str) -> dict[str, Any]:
                                 "documentation": "`MedicationKnowledge/{id}`: the clinical uses that "
                                 "MedicationKnowledge lists (indicationGuideline, clinicalUseIssue). R5 does "
                                 "not allow MedicationKnowledge as ClinicalUseDefinition.subject, so the "
-                                "resources carry the link on the MedicationKnowledge side.",
+                                "resources carry the link on the MedicationKnowledge side. Repeated "
+                                "subjects match only if they name the same MedicationKnowledge.",
                             },
                             {
                                 "name": "type",
                                 "definition": "http://hl7.org/fhir/SearchParameter/ClinicalUseDefinition-type",
                                 "type": "token",
-                                "documentation": "`indication` or `undesirable-effect` (comma-separated).",
+                                "documentation": "`indication` or `undesirable-effect` (comma-separated); "
+                                "a repeated `type` requires each.",
                             },
                         ],
                     },

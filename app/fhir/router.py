@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import Field
 from starlette.responses import Response
 
 from app.core.deps import ReadConn, SettingsDep
@@ -38,14 +39,47 @@ _FORMAT = re.compile(FORMAT_PATTERN)
 # character but the control characters refused app-wide.
 _TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 _CODE_VALUE = r"[ \t]*[^, \t\x00-\x08\x0b\x0c\x0e-\x1f\x7f][^,\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*"
-# `code`: comma-separated tokens (`system|code`, `code`, `system|`, `|code`), none blank.
-CODE_PATTERN = rf"^{_CODE_VALUE}(?:,{_CODE_VALUE})*$"
+# `code`: comma-separated tokens (`system|code`, `code`, `system|`, `|code`), none blank; or no
+# value at all (nothing or spaces: ignored, as FHIR ignores a search parameter without a value).
+CODE_PATTERN = rf"^(?: *|{_CODE_VALUE}(?:,{_CODE_VALUE})*)$"
 _ID = r"[^/\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
 # `subject`: a bare id, or a reference to a MedicationKnowledge (relative, or absolute on any server).
 SUBJECT_PATTERN = rf"^(?:{_ID}*|(?:{_TEXT}*/)?MedicationKnowledge/{_ID}+)$"
 TYPES_PATTERN = list_pattern(fhir.CLINICAL_USE_TYPES)
 _CODE, _SUBJECT, _TYPES = re.compile(CODE_PATTERN), re.compile(SUBJECT_PATTERN), re.compile(TYPES_PATTERN)
 _READ_METHODS = "GET, HEAD"
+# How often one search parameter may be repeated: enough for any real search, and a bound on the
+# statement (each `code` value can give ~500 tokens).
+MAX_REPEATS = 10
+# FHIR search: a repeated parameter means AND (every value must match), a comma within one value
+# OR. FastAPI would keep only the last value of a repeated parameter, so the answer would depend on
+# the order of the values: the search parameters are read as lists.
+_REPEAT = (
+    f"Repeat the parameter (up to {MAX_REPEATS} times) to require every value; an empty value is ignored."
+)
+# What an empty value may hold: nothing, or spaces (as `type` reads its lists, see `list_pattern`).
+_EMPTY = " "
+
+
+def _documented_as_one_value(schema: dict[str, Any]) -> None:
+    """Document a repeatable search parameter by its value; that it may be repeated is in its text.
+
+    As an array, the OpenAPI would promise requests the server refuses: `MAX_REPEATS` values of up to
+    1,000 characters, each up to 12 bytes once percent-encoded, overflow `max_header_bytes` (431). And
+    a value given once is a one-element array on the wire, which a fuzzer takes for a wrong type.
+    """
+    array = next(branch for branch in schema["anyOf"] if branch.get("type") == "array")
+    schema["anyOf"] = [array["items"], {"type": "null"}]
+
+
+def _search_values(description: str, *, alias: str | None = None) -> Any:
+    """The `Query` of a search parameter that may be repeated (each value is checked by its handler)."""
+    return Query(
+        alias=alias,
+        max_length=MAX_REPEATS,
+        description=f"{description} {_REPEAT}",
+        json_schema_extra=_documented_as_one_value,  # pydantic calls it with the finished schema
+    )
 
 
 class FhirResponse(JSONResponse):
@@ -79,6 +113,9 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     400: {"description": "Invalid parameters (OperationOutcome)", "model": schemas.OperationOutcome},
     404: {"description": "Not found (OperationOutcome)", "model": schemas.OperationOutcome},
     406: {"description": "Unsupported `_format` (OperationOutcome)", "model": schemas.OperationOutcome},
+    # The database's state (`FhirRoute`): down, busy or not migrated (with `Retry-After`), or full.
+    503: {"description": "Database unavailable (OperationOutcome)", "model": schemas.OperationOutcome},
+    507: {"description": "Database full (OperationOutcome)", "model": schemas.OperationOutcome},
 }
 
 
@@ -149,12 +186,17 @@ def read_medication_knowledge(
     )
 
 
+def _given(values: list[str] | None) -> list[str]:
+    """The values of a repeated search parameter that have one (FHIR ignores an empty value)."""
+    return [value for value in values or () if value.strip(_EMPTY)]
+
+
 def parse_code_tokens(raw: str) -> list[service.CodeToken]:
     """FHIR token search values (comma = or): `system|code`, `code`, `system|`, `|code`.
 
     Systems are FHIR URIs; a value whose system this server does not use cannot match anything.
     """
-    if not _CODE.fullmatch(raw):
+    if not _CODE.fullmatch(raw) or not raw.strip(_EMPTY):
         raise FhirInvalid("code: give comma-separated tokens, none of them blank.", errors=[])
     tokens = []
     for value in raw.split(","):
@@ -186,20 +228,17 @@ def search_medication_knowledge(
     settings: SettingsDep,
     locale: Locale,
     code: Annotated[
-        str | None,
-        Query(
-            max_length=1000,
-            description="Token: `http://www.whocc.no/atc|L04AX06`, `L04AX06`, or "
-            "`http://www.nlm.nih.gov/research/umls/rxnorm|`; comma-separated = any of them.",
-            json_schema_extra={"pattern": CODE_PATTERN},
+        list[Annotated[str, Field(max_length=1000, json_schema_extra={"pattern": CODE_PATTERN})]] | None,
+        _search_values(
+            "Token: `http://www.whocc.no/atc|L04AX06`, `L04AX06`, or "
+            "`http://www.nlm.nih.gov/research/umls/rxnorm|`; comma-separated = any of them."
         ),
     ] = None,
 ) -> Response:
-    """Published drugs whose code matches (all published drugs without `code`)."""
+    """Published drugs whose codes match every `code` given (all published drugs without one)."""
     base = _base(request)
-    rows = (
-        service.all_drugs(conn) if code is None else service.drugs_with_codes(conn, parse_code_tokens(code))
-    )
+    codes = [parse_code_tokens(value) for value in _given(code)]
+    rows = service.drugs_with_all_codes(conn, codes) if codes else service.all_drugs(conn)
     found = [fhir.medication_knowledge(base, d) for d in store.documents_for(rows, locale)]
     body = _dumps(fhir.searchset(base, str(request.url), found))
     return _fhir_response(request, settings, body)
@@ -220,15 +259,25 @@ def _subject_slug(subject: str, base: str) -> str | None:
     return resource_id if resource_type == "MedicationKnowledge" else None
 
 
-def _parse_types(raw: str | None) -> frozenset[str] | None:
+def _subject_slugs(subjects: list[str] | None, base: str) -> set[str | None] | None:
+    """The ids the `subject` values reference (see `_subject_slug`), or None for any subject."""
+    given = _given(subjects)
+    return {_subject_slug(subject, base) for subject in given} if given else None
+
+
+def _parse_types(raw: str) -> frozenset[str] | None:
     """The `type` values, or None for all (FHIR ignores a search parameter without a value)."""
-    if raw is None:
-        return None
     if not _TYPES.fullmatch(raw):
         raise FhirInvalid(
             f"type: use one or more (comma-separated) of {', '.join(fhir.CLINICAL_USE_TYPES)}.", errors=[]
         )
     return frozenset(v.strip(" ") for v in raw.split(",") if v.strip(" ")) or None
+
+
+def _types_of_all(values: list[str] | None) -> frozenset[str] | None:
+    """The types every `type` value allows (empty: none can match), or None for all."""
+    allowed = [types for value in values or () if (types := _parse_types(value)) is not None]
+    return frozenset.intersection(*allowed) if allowed else None
 
 
 @router.get(
@@ -245,31 +294,27 @@ def search_clinical_use_definitions(
     settings: SettingsDep,
     locale: Locale,
     subject: Annotated[
-        str | None,
-        Query(
-            max_length=300,
-            description="`MedicationKnowledge/{id}` (the drug's slug), its absolute URL, or the bare id.",
-            json_schema_extra={"pattern": SUBJECT_PATTERN},
+        list[Annotated[str, Field(max_length=300, json_schema_extra={"pattern": SUBJECT_PATTERN})]] | None,
+        _search_values(
+            "`MedicationKnowledge/{id}` (the drug's slug), its absolute URL, or the bare id. A clinical "
+            "use belongs to one MedicationKnowledge, so repeated subjects match only if they all name it."
         ),
     ] = None,
     type_: Annotated[
-        str | None,
-        Query(
-            alias="type",
-            max_length=200,
-            description="`indication`, `undesirable-effect` (comma = any).",
-            json_schema_extra={"pattern": TYPES_PATTERN},
-        ),
+        list[Annotated[str, Field(max_length=200, json_schema_extra={"pattern": TYPES_PATTERN})]] | None,
+        _search_values("`indication`, `undesirable-effect` (comma = any).", alias="type"),
     ] = None,
 ) -> Response:
     """Indications (approved / investigational as `category`) and undesirable effects (seriousness
     as `undesirableEffect.classification`) of published drugs."""
     base = _base(request)
-    types = _parse_types(type_)
-    if subject is None:
+    types = _types_of_all(type_)
+    slugs = _subject_slugs(subject, base)
+    if slugs is None:
         documents = store.documents_for(service.all_drugs(conn), locale)
     else:
-        slug = _subject_slug(subject, base)
+        # Each clinical use has one subject: it matches every `subject` only if they name one drug.
+        slug = slugs.pop() if len(slugs) == 1 else None
         document = store.find_document(slug, locale) if slug is not None else None
         documents = [document] if document is not None else []
     found = [r for d in documents for r in fhir.clinical_uses(base, d, types)]
