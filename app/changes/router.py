@@ -15,6 +15,7 @@ from app.core.errors import problem_responses
 from app.core.http import public_json
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 from app.core.routing import GuardedRouter
+from app.delivery.dependencies import Store
 from app.delivery.render import drug_link
 from app.delivery.store import dumps, strong_etag
 
@@ -54,6 +55,7 @@ def list_changes(
     request: Request,
     conn: ReadConn,
     settings: SettingsDep,
+    store: Store,
     since: Annotated[
         str | None,
         Query(
@@ -71,13 +73,21 @@ def list_changes(
     asks again from it never misses a change and never sees one twice."""
     position = service.parse_since(since)
     rows, has_more = service.list_events(conn, position, limit=limit)
+    # The page changes when an event is added (has_more, or the cursor of an empty page), and every
+    # publish moves the content generation too; take the later, in case this process's clock lags.
+    changed = [store.content_changed_at]
     if rows:
         next_cursor = rows[-1].id
-    elif position.after_id is not None:
-        next_cursor = position.after_id
+        changed.append(rows[-1].occurred_at)
     else:
-        assert position.moment is not None
-        next_cursor = service.last_event_id_before(conn, position.moment)
+        # Nothing after `since`: resume from the newest event (before the moment), never from beyond
+        # it: a cursor ahead of the feed would skip the events that later get the ids in between.
+        # Nor beyond `since`: an event committed since the page was read is still to be seen.
+        newest = service.newest_event(conn, before=position.moment)
+        next_cursor = newest.id if newest is not None else 0
+        if position.after_id is not None:
+            next_cursor = min(position.after_id, next_cursor)
+        changed.append(newest.occurred_at if newest is not None else None)
     items = [
         {
             "id": str(row.id),
@@ -96,4 +106,5 @@ def list_changes(
     extra = {"Cache-Control": "public, no-cache"}
     if has_more:
         extra["Link"] = f'<{request.url.include_query_params(since=str(next_cursor))}>; rel="next"'
-    return public_json(request, settings, body, strong_etag(body), None, extra_headers=extra)
+    last_modified = max(filter(None, changed), default=None)
+    return public_json(request, settings, body, strong_etag(body), last_modified, extra_headers=extra)

@@ -72,12 +72,9 @@ def list_events(conn: sa.Connection, since: Since, *, limit: int) -> tuple[list[
     return rows[:limit], len(rows) > limit
 
 
-def last_event_id_before(conn: sa.Connection, moment: dt.datetime) -> int:
-    """The cursor equivalent to a timestamp when nothing happened since it."""
-    return int(
-        conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(PublicationEvent.id), 0)).where(
-                PublicationEvent.occurred_at < moment
-            )
-        ).scalar_one()
-    )
+def newest_event(conn: sa.Connection, *, before: dt.datetime | None = None) -> Any | None:
+    """The newest event (`id`, `occurred_at`), or the newest before a moment; None if there is none."""
+    query = sa.select(PublicationEvent.id, PublicationEvent.occurred_at)
+    if before is not None:
+        query = query.where(PublicationEvent.occurred_at < before)
+    return conn.execute(query.order_by(PublicationEvent.id.desc()).limit(1)).one_or_none()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -224,6 +225,37 @@ def render_resource(resource: dict[str, Any], chain: tuple[str, ...]) -> dict[st
         "is_global": resource["is_global"],
         "locale": used,
     }
+
+
+def served_locales(payload: Any) -> set[str]:
+    """The locales the text of a public answer is in: every localized object of it says its `locale`.
+
+    `codes` is not looked into: its keys are code systems, which an editor names.
+    """
+    found: set[str] = set()
+    pending = [payload]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, dict):
+            locale = value.get("locale")
+            if isinstance(locale, str):
+                found.add(locale)
+            pending.extend(v for k, v in value.items() if isinstance(v, dict | list) and k != "codes")
+        elif isinstance(value, list):
+            pending.extend(v for v in value if isinstance(v, dict | list))
+    return found
+
+
+def content_language(locales: Iterable[str], default_locale: str) -> str | None:
+    """`Content-Language` of text in `locales`: all of them, the most specific first, the default last.
+
+    That is the order of the request's fallback chain (`fr-CA`, `fr`, `en`), which every served
+    locale is in, yet it depends on the tags alone: the same text is labelled the same whatever was
+    asked, so answers with equal bytes (equal ETags) have equal headers. No text, no header (RFC 9110
+    §8.5: then it is meant for every audience).
+    """
+    ordered = sorted(set(locales), key=lambda tag: (tag == default_locale, -tag.count("-"), tag))
+    return ", ".join(ordered) or None
 
 
 def summary_of(document: dict[str, Any], last_reviewed: str | None) -> dict[str, Any]:

@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import Request
 from starlette.responses import Response
 
-from app.core.config import Settings
 from app.core.errors import InvalidParameters, ProblemField
 from app.core.pagination import next_link
 from app.delivery.store import PublishedStore
@@ -48,18 +47,15 @@ def parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozense
     return frozenset(v.strip(" ").replace("-", "_") for v in raw.split(",") if v.strip(" "))
 
 
-def page_response(
-    request: Request, settings: Settings, payload: dict[str, Any], *, locale: str | None = None
-) -> Response:
+def page_response(request: Request, payload: dict[str, Any]) -> Response:
     """A page of a list (or any computed document) with its ETag and `Link: rel="next"`.
 
     It may change with any publish, so it is dated by the content generation, and the prepared
-    answer is kept by the response cache until the generation changes.
+    answer is kept by the response cache until the generation changes. `Content-Language` names
+    the locales its items are served in (`PublishedStore.prepare_json`).
     """
     store: PublishedStore = request.app.state.store
     cursor = payload.get("next_cursor")
     extra = {"Link": next_link(request.url, cursor)} if cursor else None
-    representation = store.prepare_json(
-        payload, last_modified=store.content_changed_at, locale=locale, extra_headers=extra
-    )
+    representation = store.prepare_json(payload, last_modified=store.content_changed_at, extra_headers=extra)
     return store.answer(request, representation)

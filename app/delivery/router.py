@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query, Request
@@ -16,7 +16,7 @@ from app.core.markdown import render_markdown
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor
 from app.core.routing import GuardedRouter
 from app.core.types import QUERY_TEXT_PATTERN, SLUG_PATTERN
-from app.delivery import schemas
+from app.delivery import cursors, schemas
 from app.delivery import service as delivery
 from app.delivery.dependencies import Locale, Store
 from app.delivery.render import API, PARTS, localized, render_resource, summary_of
@@ -86,7 +86,7 @@ def _ranked(
     "/drugs",
     response_model=schemas.DrugList,
     summary="List published drugs",
-    responses=problem_responses(400, 404, 422),
+    responses=problem_responses(400, 404, 410, 422),
 )
 def list_drugs(
     request: Request,
@@ -138,12 +138,16 @@ def list_drugs(
             errors=[ProblemField(pointer="#/query/sort", detail="relevance needs q", code="needs_q")],
         )
     if q is not None:
+        # Before any read: see `cursors.Ranking`.
+        ranking = cursors.ranking(
+            "drugs-by-relevance", store.content_generation, parse_query(q).key(), filters, locale
+        )
         scores: dict[int, float] = {}
         for hit in _ranked(conn, settings, locale, q):
             scores.setdefault(hit.drug_id, hit.score)  # hits come best first
         if sort in (None, "relevance"):
             rows, total, next_cursor = delivery.list_drugs_by_relevance(
-                conn, filters, scores, limit=limit, cursor=cursor
+                conn, filters, scores, ranking=ranking, limit=limit, cursor=cursor
             )
         else:
             filters = dataclasses.replace(filters, drug_ids=frozenset(scores))
@@ -160,9 +164,7 @@ def list_drugs(
         if chosen is not None:
             summary = {k: v for k, v in summary.items() if k in chosen or k == "slug"}
         items.append(summary)
-    return page_response(
-        request, settings, {"items": items, "next_cursor": next_cursor, "total": total}, locale=locale
-    )
+    return page_response(request, {"items": items, "next_cursor": next_cursor, "total": total})
 
 
 def _document(store: PublishedStore, slug: str, locale: str) -> dict[str, Any]:
@@ -370,7 +372,7 @@ def get_drug_support_resources(
     ]
     # Global resources can change without a publish of this drug: date it by the generation too.
     changed = max(filter(None, (document["published_at"], store.content_changed_at)))
-    representation = store.prepare_json(_envelope(document, items), last_modified=changed, locale=locale)
+    representation = store.prepare_json(_envelope(document, items), last_modified=changed)
     return store.answer(request, representation)
 
 
@@ -391,7 +393,7 @@ def list_conditions(
     """Conditions by name, with counts of approved and investigational published drugs."""
     chain = fallback_chain(locale, settings.default_locale)
     conditions = delivery.list_conditions(conn)
-    page, next_cursor = delivery.offset_page(conditions, kind="conditions", limit=limit, cursor=cursor)
+    page, next_cursor = cursors.offset_page(conditions, kind="conditions", limit=limit, cursor=cursor)
     items = []
     for condition in page:
         text, used = localized(condition, chain)
@@ -407,12 +409,7 @@ def list_conditions(
                 "links": {"self": f"{API}/conditions/{condition['slug']}"},
             }
         )
-    return page_response(
-        request,
-        settings,
-        {"items": items, "next_cursor": next_cursor, "total": len(conditions)},
-        locale=locale,
-    )
+    return page_response(request, {"items": items, "next_cursor": next_cursor, "total": len(conditions)})
 
 
 @router.get(
@@ -453,11 +450,57 @@ def get_condition(
         "drugs": drugs,
         "links": {"self": f"{API}/conditions/{slug}"},
     }
-    return page_response(request, settings, payload, locale=locale)
+    return page_response(request, payload)
 
 
 def _markdown(text: str | None) -> str | None:
     return render_markdown(text) if text else None
+
+
+def _with_drug(item: dict[str, Any], document: dict[str, Any]) -> dict[str, Any]:
+    return {**item, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]}
+
+
+def _by_drug(
+    conn: ReadConn,
+    store: PublishedStore,
+    locale: str,
+    part: str,
+    *,
+    drug: str | None,
+    place: cursors.ItemPlace | None,
+) -> list[tuple[Any, dict[str, Any]]]:
+    """Items of one part across published drugs, by drug name then the drug's order, with their drug's row."""
+    rows = delivery.published_rows(conn, slug=drug, place=place)
+    return [
+        (row, _with_drug(item, document))
+        for row, document in zip(rows, store.documents_for(rows, locale), strict=True)
+        for item in document[part]
+    ]
+
+
+def _by_relevance(
+    conn: ReadConn,
+    store: PublishedStore,
+    settings: SettingsDep,
+    locale: str,
+    part: str,
+    *,
+    q: str,
+    drug: str | None,
+    search_type: str,
+) -> list[dict[str, Any]]:
+    """Items of one part across published drugs that match `q`, best match first."""
+    hits = _ranked(conn, settings, locale, q, types=frozenset({search_type}), drug=drug)
+    rows = delivery.published_rows(conn, drug_ids=frozenset(hit.drug_id for hit in hits))
+    documents = {row.drug_id: doc for row, doc in zip(rows, store.documents_for(rows, locale), strict=True)}
+    found = []
+    for hit in hits:
+        document = documents.get(hit.drug_id)
+        item = next((i for i in document[part] if str(i["id"]) == hit.item_id), None) if document else None
+        if document is not None and item is not None:
+            found.append(_with_drug(item, document))
+    return found
 
 
 def _across_drugs(
@@ -470,32 +513,37 @@ def _across_drugs(
     q: str | None,
     drug: str | None,
     search_type: str,
-) -> list[dict[str, Any]]:
-    """Items of one part across published drugs: best match first with `q`, else by drug name and order."""
+    where: Mapping[str, str | None],
+    limit: int,
+    cursor: str | None,
+) -> dict[str, Any]:
+    """One page of the items of `part` across drugs whose fields have the values `where` gives (None:
+    any): by drug name then the drug's order, paged by keyset; with `q`, best match first, paged
+    within one content generation."""
+    kind = part.replace("_", "-")
+
+    def kept(item: dict[str, Any]) -> bool:
+        return all(value in (None, item[field]) for field, value in where.items())
+
     if q is None:
-        rows = delivery.published_rows(conn, slug=drug)
-        return [
-            {**item, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]}
-            for document in store.documents_for(rows, locale)
-            for item in document[part]
-        ]
-    hits = _ranked(conn, settings, locale, q, types=frozenset({search_type}), drug=drug)
-    rows = delivery.published_rows(conn, drug_ids=frozenset(hit.drug_id for hit in hits))
-    documents = {row.drug_id: doc for row, doc in zip(rows, store.documents_for(rows, locale), strict=True)}
-    found = []
-    for hit in hits:
-        document = documents.get(hit.drug_id)
-        item = next((i for i in document[part] if str(i["id"]) == hit.item_id), None) if document else None
-        if document is not None and item is not None:
-            found.append({**item, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]})
-    return found
+        place = cursors.parse_item_place(cursor, kind=kind)
+        entries = [e for e in _by_drug(conn, store, locale, part, drug=drug, place=place) if kept(e[1])]
+        page, next_cursor = cursors.items_page(entries, kind=kind, place=place, limit=limit)
+        return {"items": page, "next_cursor": next_cursor, "total": len(entries)}
+    # Before any read: see `cursors.Ranking`.
+    query = (parse_query(q).key(), drug, sorted(where.items()), locale)
+    ranking = cursors.ranking(f"{kind}-by-relevance", store.content_generation, *query)
+    hits = _by_relevance(conn, store, settings, locale, part, q=q, drug=drug, search_type=search_type)
+    found = [item for item in hits if kept(item)]
+    page, next_cursor = ranking.page(found, limit=limit, cursor=cursor)
+    return {"items": page, "next_cursor": next_cursor, "total": len(found)}
 
 
 @router.get(
     "/faqs",
     response_model=schemas.FaqPage,
     summary="FAQs across published drugs (for portals)",
-    responses=problem_responses(400, 404, 422),
+    responses=problem_responses(400, 404, 410, 422),
 )
 def list_faqs(
     request: Request,
@@ -509,18 +557,27 @@ def list_faqs(
     cursor: Cursor = None,
 ) -> Response:
     """Every published FAQ, by drug name then the drug's order; with `q`, the best matches first."""
-    faqs = _across_drugs(conn, store, settings, locale, "faqs", q=q, drug=drug, search_type="faq")
-    page, next_cursor = delivery.offset_page(faqs, kind="faqs", limit=limit, cursor=cursor)
-    return page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(faqs)}, locale=locale
+    payload = _across_drugs(
+        conn,
+        store,
+        settings,
+        locale,
+        "faqs",
+        q=q,
+        drug=drug,
+        search_type="faq",
+        where={},
+        limit=limit,
+        cursor=cursor,
     )
+    return page_response(request, payload)
 
 
 @router.get(
     "/side-effects",
     response_model=schemas.SideEffectPage,
     summary="Side effects across published drugs: which drugs list a side effect",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 410, 422),
 )
 def list_side_effects(
     request: Request,
@@ -537,27 +594,32 @@ def list_side_effects(
     cursor: Cursor = None,
 ) -> Response:
     """Each drug's side effects, with the drug; `q` (e.g. `constipation`) finds them by full text."""
-    effects = _across_drugs(
-        conn, store, settings, locale, "side_effects", q=q, drug=drug, search_type="side_effect"
+    payload = _across_drugs(
+        conn,
+        store,
+        settings,
+        locale,
+        "side_effects",
+        q=q,
+        drug=drug,
+        search_type="side_effect",
+        where={"seriousness": seriousness},
+        limit=limit,
+        cursor=cursor,
     )
-    effects = [e for e in effects if seriousness in (None, e["seriousness"])]
-    page, next_cursor = delivery.offset_page(effects, kind="side-effects", limit=limit, cursor=cursor)
-    return page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(effects)}, locale=locale
-    )
+    return page_response(request, payload)
 
 
 @router.get(
     "/combinations",
     response_model=schemas.CombinationPage,
     summary="Combination therapies across published drugs: which regimens include a drug",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 422),
 )
 def list_combinations(
     request: Request,
     conn: ReadConn,
     store: Store,
-    settings: SettingsDep,
     locale: Locale,
     component: Annotated[
         str | None,
@@ -573,20 +635,19 @@ def list_combinations(
     cursor: Cursor = None,
 ) -> Response:
     """Regimens by drug name then the drug's order; `component=` keeps those that include it."""
+    place = cursors.parse_item_place(cursor, kind="combinations")
     wanted = delivery.regimens_with_component(conn, component) if component is not None else None
     rows = delivery.published_rows(
-        conn, slug=drug, drug_ids=frozenset(wanted) if wanted is not None else None
+        conn, slug=drug, drug_ids=frozenset(wanted) if wanted is not None else None, place=place
     )
     regimens = [
-        {**combination, "drug": _drug_ref(document), "disclaimer": document["disclaimer"]}
+        (row, _with_drug(combination, document))
         for row, document in zip(rows, store.documents_for(rows, locale), strict=True)
         for combination in document["combinations"]
         if wanted is None or combination["id"] in wanted[row.drug_id]
     ]
-    page, next_cursor = delivery.offset_page(regimens, kind="combinations", limit=limit, cursor=cursor)
-    return page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(regimens)}, locale=locale
-    )
+    page, next_cursor = cursors.items_page(regimens, kind="combinations", place=place, limit=limit)
+    return page_response(request, {"items": page, "next_cursor": next_cursor, "total": len(regimens)})
 
 
 @router.get(
@@ -623,7 +684,5 @@ def list_support_resources(
             render_resource(r, chain) for r in delivery.global_resources(conn) if r["slug"] not in linked
         ]
         resources = [r for r in resources if category in (None, r["category"])]
-    page, next_cursor = delivery.offset_page(resources, kind="resources", limit=limit, cursor=cursor)
-    return page_response(
-        request, settings, {"items": page, "next_cursor": next_cursor, "total": len(resources)}, locale=locale
-    )
+    page, next_cursor = cursors.offset_page(resources, kind="resources", limit=limit, cursor=cursor)
+    return page_response(request, {"items": page, "next_cursor": next_cursor, "total": len(resources)})

@@ -201,7 +201,11 @@ class DrugSummary(Out):
 
 class Page(Out):
     total: int = Field(description="How many items match, over all pages.")
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last. A list in a fixed order "
+        "resumes after the last item delivered, whatever changed meanwhile; a list ranked by relevance "
+        "(`q`) refuses a cursor made before the published content changed (`410`, `cursor_expired`)."
+    )
 
 
 class DrugList(Page):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from app.conditions.models import Condition
 from app.core.errors import InvalidParameters, ProblemField
 from app.core.pagination import bad_cursor, decode_cursor, encode_cursor
+from app.delivery.cursors import ItemPlace, Ranking
 from app.publishing.models import (
     PublishedCombinationComponent,
     PublishedDrug,
@@ -151,22 +152,46 @@ def list_drugs(
 
 
 def list_drugs_by_relevance(
-    conn: sa.Connection, filters: DrugFilters, scores: dict[int, float], *, limit: int, cursor: str | None
+    conn: sa.Connection,
+    filters: DrugFilters,
+    scores: dict[int, float],
+    *,
+    ranking: Ranking,
+    limit: int,
+    cursor: str | None,
 ) -> tuple[list[Any], int, str | None]:
     """One page of the drugs that match a full-text query, best match first."""
     rows = list(conn.execute(_filtered(dataclasses.replace(filters, drug_ids=frozenset(scores)))))
     rows.sort(key=lambda row: (-scores[row.drug_id], row.name_key, row.drug_id))
-    page, next_cursor = offset_page(rows, kind="drugs-by-relevance", limit=limit, cursor=cursor)
+    page, next_cursor = ranking.page(rows, limit=limit, cursor=cursor)
     return page, len(rows), next_cursor
 
 
 def published_rows(
-    conn: sa.Connection, *, slug: str | None = None, drug_ids: frozenset[int] | None = None
+    conn: sa.Connection,
+    *,
+    slug: str | None = None,
+    drug_ids: frozenset[int] | None = None,
+    place: ItemPlace | None = None,
 ) -> list[Any]:
-    """Every published drug (or one), in name order, with what the store needs to render it."""
+    """Every published drug (or one), in name order, with what the store needs to render it.
+
+    With a `place` (a keyset cursor's), each row also says whether its drug is at or after the
+    place's drug (`from_place`): compared here, by the collation the rows are ordered by.
+    """
     query = sa.select(
-        PublishedDrug.drug_id, PublishedDrug.slug, PublishedDrug.revision_id, PublishedDrug.published_at
+        PublishedDrug.drug_id,
+        PublishedDrug.slug,
+        PublishedDrug.revision_id,
+        PublishedDrug.published_at,
+        PublishedDrug.name_key,
     ).order_by(PublishedDrug.name_key, PublishedDrug.drug_id)
+    if place is not None:
+        at_or_after = sa.or_(
+            PublishedDrug.name_key > place.name_key,
+            sa.and_(PublishedDrug.name_key == place.name_key, PublishedDrug.drug_id >= place.drug_id),
+        )
+        query = query.add_columns(at_or_after.label("from_place"))
     if slug is not None:
         query = query.where(PublishedDrug.slug == slug)
     if drug_ids is not None:
@@ -196,21 +221,6 @@ def regimens_with_component(conn: sa.Connection, component: str) -> dict[int, se
     for drug_id, combination_id in rows:
         found.setdefault(drug_id, set()).add(combination_id)
     return found
-
-
-def offset_page(
-    items: list[Any], *, kind: str, limit: int, cursor: str | None
-) -> tuple[list[Any], str | None]:
-    """Slice a fully ordered list by an opaque offset cursor."""
-    offset = 0
-    if cursor:
-        payload = decode_cursor(cursor, kind=kind)
-        offset = payload.get("o", -1)
-        if not isinstance(offset, int) or offset < 0 or offset > len(items):
-            raise bad_cursor()
-    page = items[offset : offset + limit]
-    end = offset + len(page)
-    return page, (encode_cursor({"k": kind, "o": end}) if end < len(items) else None)
 
 
 def list_conditions(conn: sa.Connection) -> list[dict[str, Any]]:

@@ -32,7 +32,7 @@ from starlette.responses import Response
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.http import JSON_MEDIA_TYPE, Representation, prepare, remember, strong_etag
-from app.delivery.render import PARTS, LiveRevision, render_document
+from app.delivery.render import PARTS, LiveRevision, content_language, render_document, served_locales
 from app.publishing.generation import Generation, GenerationClock
 from app.publishing.models import PublishedDrug
 from app.revisions.models import DrugRevision
@@ -193,14 +193,14 @@ class PublishedStore:
         payload: Any,
         *,
         last_modified: dt.datetime | None,
-        locale: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
     ) -> Representation:
+        """The prepared JSON answer; `Content-Language` names the locales its items say they are in."""
         return prepare(
             dumps(payload),
             self.settings,
             last_modified=last_modified,
-            content_language=locale,
+            content_language=content_language(served_locales(payload), self.settings.default_locale),
             extra_headers=extra_headers,
         )
 
@@ -208,6 +208,12 @@ class PublishedStore:
     def content_changed_at(self) -> dt.datetime | None:
         """When published content last changed (Last-Modified of lists), as far as this process knows."""
         return self.view().changed_at
+
+    @property
+    def content_generation(self) -> int | None:
+        """The content generation this process knows (None: unknown), for cursors that expire with it."""
+        generation = self.view().generation
+        return generation.number if generation is not None else None
 
     # -- live revisions and documents ----------------------------------------------------------
 
@@ -297,7 +303,11 @@ class PublishedStore:
         media_type: str = JSON_MEDIA_TYPE,
     ) -> Representation | None:
         """The prepared answer `encode(shape(document))` (JSON by default) for a published drug, cached
-        per revision and `key` (the key must tell shapes and encodings apart)."""
+        per revision and `key` (the key must tell shapes and encodings apart).
+
+        `Content-Language` names the locales the shape's items say they are in; a shape without
+        per-item locales (an HTML page, JSON-LD) is in the document's own, which it states itself.
+        """
         live = self.find_live(slug)
         if live is None:
             return None
@@ -306,11 +316,13 @@ class PublishedStore:
         representation: Representation | None = self.bodies.get(cache_key)
         if representation is None:
             document = self._documents([live], locale, day)[0]
+            shaped = shape(document)
+            locales = served_locales(shaped) or {document["locale"]}
             representation = prepare(
-                encode(shape(document)),
+                encode(shaped),
                 self.settings,
                 last_modified=live.published_at,
-                content_language=locale,
+                content_language=content_language(locales, self.settings.default_locale),
                 media_type=media_type,
             )
             self.bodies.put(cache_key, representation)

@@ -9,9 +9,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.responses import Response
 
-from app.core.deps import SettingsDep
 from app.core.errors import problem_responses
-from app.core.http import public_json
 from app.core.routing import GuardedRouter
 from app.delivery.dependencies import Locale, Store
 from app.delivery.router import DrugNotPublished, SlugPath
@@ -47,21 +45,14 @@ class JsonLdDocument(BaseModel):
     summary="schema.org JSON-LD for a drug (MedicalWebPage, Drug, FAQPage)",
     responses=problem_responses(400, 404, 422),
 )
-def get_drug_jsonld(
-    request: Request, slug: SlugPath, store: Store, settings: SettingsDep, locale: Locale
-) -> Response:
+def get_drug_jsonld(request: Request, slug: SlugPath, store: Store, locale: Locale) -> Response:
     """Structured data for search engines and frontends: paste it into a page's
     `<script type="application/ld+json">`. Node ids are absolute URLs on this server."""
     base_url = str(request.base_url)
-    rendered = store.find_rendered(slug, locale, ("jsonld", base_url), lambda d: drug_graph(base_url, d))
+    rendered = store.find_rendered(
+        slug, locale, ("jsonld", base_url), lambda d: drug_graph(base_url, d), media_type=JSONLD_MEDIA_TYPE
+    )
     if rendered is None:
         raise DrugNotPublished(f"No published drug with slug {slug!r}.")
-    return public_json(
-        request,
-        settings,
-        rendered.body,
-        rendered.etag,
-        rendered.last_modified,
-        content_language=locale,
-        media_type=JSONLD_MEDIA_TYPE,
-    )
+    # The store's answer names the locale the graph is in (`Content-Language`), not the one asked for.
+    return store.answer(request, rendered)

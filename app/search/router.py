@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import anyio
 import anyio.to_thread
 from fastapi import Request
@@ -14,12 +12,13 @@ from app.core.db import Database
 from app.core.deps import get_db
 from app.core.errors import problem_responses
 from app.core.locale import requested_locales
-from app.core.pagination import bad_cursor, decode_cursor, encode_cursor
 from app.core.params import parse_query_model, query_parameters
 from app.core.routing import GuardedRouter
+from app.delivery import cursors
 from app.delivery.dependencies import negotiated_locale
 from app.delivery.render import drug_link
 from app.delivery.responses import page_response, parse_list
+from app.delivery.store import PublishedStore
 from app.search import schemas
 from app.search import service as search_service
 from app.search.backends import Scope
@@ -30,11 +29,6 @@ router = GuardedRouter(prefix="/api/v1", tags=["search"])
 
 # Item ids are numbers for parts, slugs for drugs and support resources.
 _SLUG_IDS = frozenset({"drug", "support_resource"})
-
-
-def _fingerprint(*parts: object) -> str:
-    """Ties a cursor to the query it was made for."""
-    return hashlib.blake2b(repr(parts).encode(), digest_size=6).hexdigest()
 
 
 def _limiter(request: Request, settings: Settings) -> anyio.CapacityLimiter | None:
@@ -64,7 +58,7 @@ def _search(
     "support resources, best match first (a match in a drug's name or an FAQ's question outranks a "
     "passing mention), each with a highlighted snippet and the API link of the item. Searches the "
     "negotiated locale (`?locale=` or `Accept-Language`), falling back per item to the default locale.",
-    responses=problem_responses(400, 422),
+    responses=problem_responses(400, 404, 410, 422),
     openapi_extra=query_parameters(schemas.SearchQuery),
 )
 async def search(request: Request) -> Response:
@@ -82,27 +76,18 @@ async def search(request: Request) -> Response:
     locale = await negotiated_locale(request, await requested_locales(request, params.locale), settings)
     types = parse_list(type, SEARCH_TYPES, "type")
     query = parse_query(q)
-    fingerprint = _fingerprint(query.key(), sorted(types or ()), drug, locale)
-    offset = 0
-    if cursor:
-        payload = decode_cursor(cursor, kind="search")
-        offset = payload.get("o", -1)
-        if (
-            payload.get("f") != fingerprint
-            or not isinstance(offset, int)
-            or not 0 < offset <= search_service.MAX_OFFSET
-        ):
-            raise bad_cursor()
+    # Before the search reads anything: see `cursors.Ranking`.
+    store: PublishedStore = request.app.state.store
+    ranking = cursors.ranking(
+        "search", store.content_generation, query.key(), sorted(types or ()), drug, locale
+    )
+    offset = ranking.offset(cursor, max_offset=search_service.MAX_OFFSET)
     scope = search_service.scope_for(locale, settings.default_locale, types=types, drug_slug=drug)
     hits, total = await anyio.to_thread.run_sync(
         _search, get_db(request), query, scope, limit, offset, limiter=_limiter(request, settings)
     )
     end = offset + len(hits)
-    next_cursor = (
-        encode_cursor({"k": "search", "o": end, "f": fingerprint})
-        if end < total and end <= search_service.MAX_OFFSET
-        else None
-    )
+    next_cursor = ranking.cursor(end) if end < total and end <= search_service.MAX_OFFSET else None
     items = [
         {
             "type": hit.type,
@@ -120,6 +105,4 @@ async def search(request: Request) -> Response:
         }
         for hit in hits
     ]
-    return page_response(
-        request, settings, {"items": items, "next_cursor": next_cursor, "total": total}, locale=locale
-    )
+    return page_response(request, {"items": items, "next_cursor": next_cursor, "total": total})

@@ -115,7 +115,7 @@ def test_second_locale_is_served_with_per_item_fallback(localized_client: TestCl
     response = get(localized_client, "/api/v1/drugs/testdrug-a", "fr-CA, fr;q=0.9, en;q=0.5")
 
     assert response.status_code == 200
-    assert response.headers["content-language"] == "fr"
+    assert response.headers["content-language"] == "fr, en"  # what is served: partly translated
     assert "Accept-Language" in response.headers["vary"]
     document = response.json()
     assert document["locale"] == "fr"
@@ -153,33 +153,47 @@ def test_locale_is_negotiated(
 ) -> None:
     response = get(localized_client, "/api/v1/drugs/testdrug-a", language, **params)
 
-    assert response.headers["content-language"] == expected
     assert response.json()["locale"] == expected
+    # Only some of Testdrug A's text is translated: the rest is served in the default locale.
+    assert response.headers["content-language"] == (expected if expected == "en" else f"{expected}, en")
+
+
+def _locales(body: Any) -> set[str]:
+    """Every `locale` an object of the body states."""
+    if isinstance(body, list):
+        return {tag for value in body for tag in _locales(value)}
+    if not isinstance(body, dict):
+        return set()
+    found = {tag for key, value in body.items() if key != "codes" for tag in _locales(value)}
+    return found | ({body["locale"]} if isinstance(body.get("locale"), str) else set())
 
 
 @pytest.mark.parametrize(
-    "path",
+    ("path", "in_french"),
     [
-        "/api/v1/drugs",
-        "/api/v1/drugs/testdrug-a/faqs",
-        "/api/v1/drugs/testdrug-a/sections/overview",
-        "/api/v1/faqs",
-        "/api/v1/side-effects",
-        "/api/v1/combinations",
-        "/api/v1/conditions",
-        "/api/v1/conditions/testcondition-alpha",
-        "/api/v1/support-resources",
-        "/api/v1/drugs/testdrug-a/support-resources",
-        "/api/v1/search",
+        ("/api/v1/drugs", "fr, en"),
+        ("/api/v1/drugs/testdrug-a/faqs", "fr, en"),
+        ("/api/v1/drugs/testdrug-a/sections/overview", "fr, en"),
+        ("/api/v1/faqs", "fr, en"),
+        ("/api/v1/side-effects", "fr, en"),
+        ("/api/v1/combinations", "en"),  # no regimen is translated: no French is served
+        ("/api/v1/conditions", "fr"),
+        ("/api/v1/conditions/testcondition-alpha", "fr, en"),
+        ("/api/v1/support-resources", "fr"),
+        ("/api/v1/drugs/testdrug-a/support-resources", "fr"),
+        ("/api/v1/search", "fr, en"),
     ],
 )
-def test_every_localized_read_says_its_language(localized_client: TestClient, path: str) -> None:
+def test_every_localized_read_names_the_locales_it_serves(
+    localized_client: TestClient, path: str, in_french: str
+) -> None:
     params = {"q": "testdrug"} if path.endswith("/search") else {}
     french = get(localized_client, path, "fr", **params)
     default = get(localized_client, path, **params)
 
     assert french.status_code == default.status_code == 200
-    assert french.headers["content-language"] == "fr"
+    assert french.headers["content-language"] == in_french
+    assert set(in_french.split(", ")) == _locales(french.json()), "exactly the locales the items state"
     assert default.headers["content-language"] == "en"
     assert "Accept-Language" in french.headers["vary"]
     assert "Accept-Language" in default.headers["vary"]
