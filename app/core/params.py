@@ -100,6 +100,10 @@ def parse_query_model(model: type[ModelT], request: Request) -> ModelT:
         raise RequestValidationError(errors) from None
 
 
+def _each(names: list[str], detail: str, code: str) -> list[ProblemField]:
+    return [ProblemField(pointer=f"#/query/{name}", detail=detail, code=code) for name in names]
+
+
 async def reject_unknown_query_params(request: Request) -> None:
     """App-wide dependency: a query parameter the route does not declare is a 400, and so is one
     given twice that takes one value (FastAPI would read the last and drop the others unseen: a
@@ -116,10 +120,7 @@ async def reject_unknown_query_params(request: Request) -> None:
         raise UnknownParameters(
             f"Unknown query parameter(s): {', '.join(unknown)}."
             + (f" Allowed: {', '.join(sorted(allowed))}." if allowed else " This endpoint takes none."),
-            errors=[
-                ProblemField(pointer=f"#/query/{name}", detail="unknown parameter", code="unknown")
-                for name in unknown
-            ],
+            errors=_each(unknown, "unknown parameter", "unknown"),
         )
     given = request.query_params.multi_items()
     if len(given) > len(request.query_params):  # some name given twice (the length counts names once)
@@ -128,19 +129,13 @@ async def reject_unknown_query_params(request: Request) -> None:
         if repeated:
             raise RepeatedParameters(
                 f"Query parameter(s) given more than once: {', '.join(repeated)}. Each takes one value.",
-                errors=[
-                    ProblemField(pointer=f"#/query/{name}", detail="given more than once", code="repeated")
-                    for name in repeated
-                ],
+                errors=_each(repeated, "given more than once", "repeated"),
             )
     bad = sorted({key for key, value in given if CONTROL_CHARACTERS.search(value)})
     if bad:
         raise InvalidParameters(
             f"Control characters are not allowed in query parameters: {', '.join(bad)}.",
-            errors=[
-                ProblemField(pointer=f"#/query/{name}", detail="control character", code="control_character")
-                for name in bad
-            ],
+            errors=_each(bad, "control character", "control_character"),
         )
 
 
