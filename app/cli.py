@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 refused (a file that is not a bundle, an invalid bundle, an unknown key),
 or a bug (with its traceback); 2 a bad command line; 69 the database cannot do the work:
-unreachable, not migrated to this release, busy or full (what the API answers 503 or 507 for).
+unreachable, not migrated to this release, busy or full (what the API answers 503 or 507 for);
+78 a setting (environment variable or `.env`) is invalid.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from app.audit import service as audit
-from app.core.config import Settings, get_settings
+from app.core.config import Settings, get_settings, setting_name
 from app.core.db import (
     Database,
     DatabaseErrorKind,
@@ -50,12 +51,13 @@ DEFAULT_SEED = PROJECT_ROOT / "seed_data" / "bundle.json"
 
 EXIT_REFUSED = 1
 EXIT_DATABASE = 69  # sysexits.h EX_UNAVAILABLE: scripts can tell "try again later" from "fix the input"
+EXIT_CONFIG = 78  # sysexits.h EX_CONFIG: a setting is wrong
 
 cli = typer.Typer(
     help="druginfo: a patient-information content service.",
     epilog=(
         "Exit codes: 0 done; 1 refused (bad input) or a bug; 2 bad command line; 69 the database"
-        " is unreachable, not migrated, busy or full."
+        " is unreachable, not migrated, busy or full; 78 a setting is invalid."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -534,6 +536,14 @@ def main() -> None:
     """The `druginfo` entry point: database trouble the app classifies is one line and exit 69."""
     try:
         cli()
+    except ValidationError as exc:
+        if exc.title != Settings.__name__:
+            raise  # a bug: Typer shows the traceback
+        for error in exc.errors(include_url=False):
+            field = str(error["loc"][0]) if error["loc"] else "settings"
+            variable = field if field.isupper() else setting_name(field)  # an alias is the variable
+            typer.echo(f"error: {variable}: {error['msg'].removeprefix('Value error, ')}", err=True)
+        sys.exit(EXIT_CONFIG)
     except sa.exc.SQLAlchemyError as exc:
         kind = classify_database_error(exc)
         if kind is None:

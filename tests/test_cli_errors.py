@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.script import ScriptDirectory
 
-from app.cli import DEFAULT_SEED, EXIT_DATABASE, EXIT_REFUSED
+from app.cli import DEFAULT_SEED, EXIT_CONFIG, EXIT_DATABASE, EXIT_REFUSED
 from app.core.config import normalize_database_url
 from app.core.db import make_null_pool_engine
 from app.ops.service import MIGRATIONS, expected_heads
@@ -171,3 +171,27 @@ def test_seed_refuses_an_invalid_bundle_as_import_does(database_url: str, tmp_pa
     ]
     assert imported.stderr.splitlines()[1:] == seeded.stderr.splitlines()[1:]
     assert "Traceback" not in seeded.stderr
+
+
+@pytest.mark.parametrize(
+    ("url", "environment", "phrase"),
+    [
+        ("garbage", {}, "DATABASE_URL: must be sqlite:"),
+        ("mysql://user@host/db", {}, "DATABASE_URL: must be sqlite:"),
+        (
+            "sqlite:///{tmp}/ok.db",
+            {"DRUGINFO_WORKERS": "many"},
+            "DRUGINFO_WORKERS: Input should be a valid integer",
+        ),
+    ],
+)
+def test_an_invalid_setting_is_one_line_naming_its_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str, environment: dict[str, str], phrase: str
+) -> None:
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    result = run(url.format(tmp=tmp_path), "keys", "list")
+
+    assert_one_line_error(result, EXIT_CONFIG, phrase)
+    assert list(tmp_path.iterdir()) == []  # nothing was created

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.config import Settings, normalize_database_url
+from app.core.config import Settings, normalize_database_url, setting_name
 from app.main import create_app
 
 README = (Path(__file__).parent.parent / "README.md").read_text()
@@ -30,7 +30,7 @@ def configuration_table() -> str:
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented(name: str) -> None:
     field = Settings.model_fields[name]
-    variable = {"database_url": "DATABASE_URL", "port": "PORT"}.get(name, f"DRUGINFO_{name.upper()}")
+    variable = setting_name(name)
 
     assert field.description, f"{name} has no help text"
     assert f"| `{variable}` |" in configuration_table(), (

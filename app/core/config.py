@@ -19,6 +19,11 @@ _FRAME_ANCESTOR = re.compile(
 )
 
 
+def setting_name(field: str) -> str:
+    """The environment variable of a setting (`DATABASE_URL` and `PORT` have no prefix)."""
+    return {"database_url": "DATABASE_URL", "port": "PORT"}.get(field, f"DRUGINFO_{field.upper()}")
+
+
 def normalize_database_url(url: str) -> str:
     """Turn the URL people write into the one SQLAlchemy needs (picks the driver)."""
     url = url.strip()
@@ -210,7 +215,12 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _normalize_url(cls, value: str) -> str:
-        return normalize_database_url(value)
+        url = normalize_database_url(value)
+        if not url.startswith(("sqlite+pysqlite://", "postgresql+psycopg://")):
+            raise ValueError(
+                "must be sqlite:////abs/path.db (or sqlite:///rel/path.db) or postgresql://user@host/db"
+            )
+        return url
 
     @field_validator("embed_frame_ancestors")
     @classmethod
