@@ -8,9 +8,12 @@ configuration, with a GIN index; ts_rank_cd, ts_headline. Both are created by th
 
 from __future__ import annotations
 
+import functools
 import json
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import math
+import threading
+from collections import OrderedDict, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, cast
 
@@ -19,7 +22,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, REGCONFIG, TSVECTOR
 
 from app.core.db import CoreSelect, DriverSelect, PreparedSelect
 from app.search.models import SearchEntry
-from app.search.query import ParsedQuery, fts5_match, tsquery_text
+from app.search.query import ParsedQuery, fts5_item, fts5_items, fts5_match, tsquery_text
 
 entry = cast(sa.Table, SearchEntry.__table__)
 FTS_TABLES = ("search_fts_porter", "search_fts_plain")
@@ -91,6 +94,20 @@ def scope_filters(scope: Scope) -> list[sa.ColumnElement[bool]]:
     return filters
 
 
+@dataclass(frozen=True, slots=True)
+class Split:
+    """A query whose rows the engine ranks by its rare items only (see `SqliteBackend.split`).
+
+    `rank_text` (the rare items) selects the rows and gives their engine score. Each common item
+    must match a row too: `common` holds, per item, its phrases, each with its IDF and its query
+    text per column of SNIPPET_COLUMNS (what adds to the row's score).
+    """
+
+    rank_text: str
+    common: tuple[tuple[tuple[float, tuple[str, ...]], ...], ...] = ()
+    average: float = 1.0  # the index's average entry length in tokens
+
+
 class Backend(Protocol):
     """Statements are built once per shape (see `app.search.service`); query texts are bound."""
 
@@ -109,6 +126,18 @@ class Backend(Protocol):
 
     def branch(self, index: str, scope: Scope, match: sa.BindParameter[str]) -> sa.Select[Any]:
         """The SELECT of the index's matching entries (HIT_COLUMNS + `score`)."""
+        ...
+
+    def split(self, conn: sa.Connection, index: str, query: ParsedQuery) -> Split | None:
+        """How to rank the query in this index when the engine's own ranking of the whole query
+        costs what the commonest item does (see `SqliteBackend.split`); None: rank it whole."""
+        ...
+
+    def common_score(
+        self, conn: sa.Connection, index: str, split: Split
+    ) -> Callable[[int, float], float | None]:
+        """(entry id, its engine score by the rare items) → its score by the whole query, or None
+        when a common item does not match it."""
         ...
 
     def index_of(self, analyzer: str) -> str:
@@ -193,6 +222,139 @@ class SqliteBackend:
 
     def index_of(self, analyzer: str) -> str:
         return self.table_for(analyzer)
+
+    # An item matching at least this many entries is common: what it costs bm25 grows with the catalog.
+    COMMON_ROWS = 1000
+    # bm25's constants in FTS5 (term frequency saturates with k1; b weighs the length normalisation).
+    K1 = 1.2
+    B = 0.75
+
+    def split(self, conn: sa.Connection, index: str, query: ParsedQuery) -> Split | None:
+        """Rank by the rare items when the query also has common ones.
+
+        FTS5's bm25 counts, for every phrase of the query, the entries that contain it (its IDF): a
+        scan of the phrase's whole posting list, at every search. For "<drug name> fatigue" on 10,000
+        drugs that is 50,000 entries twice (the word and its prefix), 1.4 ms of a search whose
+        matching takes 0.01 ms, and it grows with the catalog. When some items match fewer than
+        COMMON_ROWS entries and others more, the engine finds and ranks the rows of the rare items
+        (their bm25: exact, and cheap), and each phrase of a common item adds bm25's term for it:
+        its IDF (counted once per content generation), the row's length against the average, and,
+        for its frequency, the weights of the columns it is in (a name, question or heading
+        outweighs a mention). The rows found are exactly the whole query's; the scores differ from
+        the engine's only where a common phrase occurs more than once in a column. None when every
+        item is common (ranking then costs what finding the rows does) or the query has one item.
+        """
+        phrases_of = fts5_items(query, self._query_analyzer(index))
+        if len(phrases_of) < 2:
+            return None
+        items = [fts5_item(phrases) for phrases in phrases_of]
+        generation = self._generation(conn)
+        rare = [
+            item
+            for item in items
+            if self._count(conn, index, item, generation, capped=True) < self.COMMON_ROWS
+        ]
+        if not rare:
+            return None
+        rank_text = " AND ".join(rare)
+        total, average = self._averages(conn, index, generation)
+        common = []
+        for item, phrases in zip(items, phrases_of, strict=True):
+            if item not in rare:
+                scored = []
+                for phrase in phrases:
+                    found = self._count(conn, index, phrase, generation, capped=False)
+                    idf = max(math.log(max(total - found + 0.5, 0.5) / (found + 0.5)), 1e-6)
+                    scored.append(
+                        (idf, tuple(f"({rank_text}) AND {{{c}}} : ({phrase})" for c in SNIPPET_COLUMNS))
+                    )
+                common.append(tuple(scored))
+        return Split(rank_text=rank_text, common=tuple(common), average=average)
+
+    def common_score(
+        self, conn: sa.Connection, index: str, split: Split
+    ) -> Callable[[int, float], float | None]:
+        texts = [text for phrases in split.common for _, columns in phrases for text in columns]
+        matching = _fts_rowids(index, len(texts)).rows(conn, {f"match_{n}": t for n, t in enumerate(texts)})
+        # Per query text (a phrase of a common item in one column), the entries it matches.
+        found: list[set[int]] = [set() for _ in texts]
+        for n, entry_id in matching:
+            found[n].add(entry_id)
+        sizes = self._sizes(conn, index, set().union(*found))
+        weights = self.WEIGHTS
+        # Per common item, per phrase: its IDF and, per column, the column's weight and its entries.
+        items, n = [], 0
+        for phrases in split.common:
+            scored = []
+            for idf, columns in phrases:
+                scored.append((idf, list(zip(weights, found[n : n + len(columns)], strict=True))))
+                n += len(columns)
+            items.append(scored)
+        k1, b, average = self.K1, self.B, split.average
+
+        def score(entry_id: int, rare_score: float) -> float | None:
+            total = rare_score
+            length = k1 * (1 - b + b * sizes.get(entry_id, average) / average)
+            for phrases in items:
+                matched = False
+                for idf, columns in phrases:
+                    weight = sum(w for w, ids in columns if entry_id in ids)
+                    if weight:
+                        matched = True
+                        total += idf * weight * (k1 + 1) / (weight + length)
+                if not matched:
+                    return None
+            return total
+
+        return score
+
+    @staticmethod
+    def _generation(conn: sa.Connection) -> int:
+        rows = _generation_statement().rows(conn, {})
+        return int(rows[0][0]) if rows else 0
+
+    @staticmethod
+    def _count(conn: sa.Connection, index: str, text: str, generation: int, *, capped: bool) -> int:
+        """How many entries of the index match `text` (`capped`: up to COMMON_ROWS), remembered per
+        database file and content generation (every change to the index is a new generation)."""
+        key = (conn.engine.url.database, generation, index, text, capped)
+        with _STATISTICS_LOCK:
+            found = _COUNTS.get(key)
+            if found is not None:
+                _COUNTS.move_to_end(key)
+                return found
+        cap = SqliteBackend.COMMON_ROWS if capped else None
+        found = int(_fts_count(index, cap).rows(conn, {"match": text})[0][0])
+        with _STATISTICS_LOCK:
+            _COUNTS[key] = found
+            while len(_COUNTS) > _COUNTS_SIZE:
+                _COUNTS.popitem(last=False)
+        return found
+
+    @staticmethod
+    def _averages(conn: sa.Connection, index: str, generation: int) -> tuple[int, float]:
+        """The index's number of entries and their average length in tokens, as bm25 reads them
+        (FTS5's averages record: a varint row count, then a varint token total per column)."""
+        key = (conn.engine.url.database, generation, index)
+        with _STATISTICS_LOCK:
+            known = _AVERAGES.get(key)
+        if known is None:
+            rows = _fts_averages(index).rows(conn, {})
+            numbers = _varints(rows[0][0]) if rows and rows[0][0] else [0]
+            known = (numbers[0], (sum(numbers[1:]) / numbers[0]) if numbers[0] else 1.0)
+            with _STATISTICS_LOCK:
+                _AVERAGES[key] = known
+                while len(_AVERAGES) > _AVERAGES_SIZE:
+                    _AVERAGES.popitem(last=False)
+        return known
+
+    @staticmethod
+    def _sizes(conn: sa.Connection, index: str, ids: set[int]) -> dict[int, int]:
+        """Each entry's length in tokens (FTS5's docsize: a varint per column)."""
+        if not ids:
+            return {}
+        rows = _fts_sizes(index).rows(conn, {IDS_PARAMETER: json.dumps(sorted(ids))})
+        return {row[0]: sum(_varints(row[1])) for row in rows}
 
     def snippets_statement(self, index: str, match: sa.BindParameter[str]) -> sa.Select[Any]:
         fts_name: sa.ColumnClause[Any] = sa.literal_column(index)
@@ -308,9 +470,90 @@ class PostgresBackend:
     def ids_value(self, ids: Sequence[int]) -> Any:
         return list(ids)
 
+    def split(self, conn: sa.Connection, index: str, query: ParsedQuery) -> Split | None:
+        """Never: ts_rank_cd ranks an entry by its own text only (no count over the catalog)."""
+        return None
+
+    def common_score(
+        self, conn: sa.Connection, index: str, split: Split
+    ) -> Callable[[int, float], float | None]:
+        raise NotImplementedError("PostgreSQL never splits a query")
+
     def prepare(self, statement: sa.Select[Any]) -> PreparedSelect:
         # A round trip to the server dwarfs SQLAlchemy's part, which also handles disconnects.
         return CoreSelect(statement)
+
+
+# Index statistics (`SqliteBackend._count`, `_averages`), most recently used last.
+_COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
+_COUNTS_SIZE = 4096
+_AVERAGES: OrderedDict[tuple[Any, ...], tuple[int, float]] = OrderedDict()
+_AVERAGES_SIZE = 64
+_STATISTICS_LOCK = threading.Lock()
+
+
+@functools.cache
+def _generation_statement() -> PreparedSelect:
+    state = sa.table("content_state", sa.column("id"), sa.column("generation"))
+    return DriverSelect(sa.select(state.c.generation).where(state.c.id == sa.literal(1)))
+
+
+@functools.lru_cache(maxsize=16)
+def _fts_count(index: str, cap: int | None) -> PreparedSelect:
+    fts_name: sa.ColumnClause[Any] = sa.literal_column(index)
+    rows: sa.Select[Any] = (
+        sa.select(sa.literal_column("rowid"))
+        .select_from(sa.table(index))
+        .where(fts_name.op("MATCH")(sa.bindparam("match", type_=sa.String)))
+    )
+    if cap is not None:
+        rows = rows.limit(sa.literal(cap, sa.Integer))
+    return DriverSelect(sa.select(sa.func.count()).select_from(rows.subquery()))
+
+
+@functools.lru_cache(maxsize=64)
+def _fts_rowids(index: str, texts: int) -> PreparedSelect:
+    """(n, rowid) of the entries matching each of `texts` query texts (`match_<n>`), in one statement."""
+    fts_name: sa.ColumnClause[Any] = sa.literal_column(index)
+    branches: list[Any] = [
+        sa.select(sa.literal(n, sa.Integer), sa.literal_column("rowid"))
+        .select_from(sa.table(index))
+        .where(fts_name.op("MATCH")(sa.bindparam(f"match_{n}", type_=sa.String)))
+        for n in range(texts)
+    ]
+    return DriverSelect(branches[0] if texts == 1 else sa.union_all(*branches))  # type: ignore[arg-type]
+
+
+def _varints(blob: bytes) -> list[int]:
+    """SQLite's varints (7 bits a byte, high bit set on all but the last; a ninth byte is whole)."""
+    numbers: list[int] = []
+    value = length = 0
+    for byte in blob:
+        length += 1
+        if length == 9:
+            numbers.append((value << 8) | byte)
+            value, length = 0, 0
+        elif byte & 0x80:
+            value = (value << 7) | (byte & 0x7F)
+        else:
+            numbers.append((value << 7) | byte)
+            value, length = 0, 0
+    return numbers
+
+
+@functools.lru_cache(maxsize=16)
+def _fts_averages(index: str) -> PreparedSelect:
+    data = sa.table(f"{index}_data", sa.column("id"), sa.column("block"))
+    return DriverSelect(sa.select(data.c.block).where(data.c.id == sa.literal(1)))
+
+
+@functools.lru_cache(maxsize=16)
+def _fts_sizes(index: str) -> PreparedSelect:
+    sizes = sa.table(f"{index}_docsize", sa.column("id"), sa.column("sz"))
+    ids: sa.Select[Any] = sa.select(sa.literal_column("value")).select_from(
+        sa.func.json_each(sa.bindparam(IDS_PARAMETER, type_=sa.String))
+    )
+    return DriverSelect(sa.select(sizes.c.id, sizes.c.sz).where(sizes.c.id.in_(ids.scalar_subquery())))
 
 
 def unhide(text: str) -> str:

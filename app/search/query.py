@@ -178,19 +178,28 @@ def _typed_ending(word: str) -> int:
 
 def fts5_match(query: ParsedQuery, analyzer: str) -> str | None:
     """An FTS5 MATCH expression: every token double-quoted, so none can act as syntax."""
-    parts = []
+    return " AND ".join(fts5_item(phrases) for phrases in fts5_items(query, analyzer)) or None
+
+
+def fts5_items(query: ParsedQuery, analyzer: str) -> list[tuple[str, ...]]:
+    """Each item that must match, as the FTS5 phrases any of which it matches."""
+    items: list[tuple[str, ...]] = []
     for item in significant(query, analyzer):
         if isinstance(item, Phrase):
-            parts.append('"' + " ".join(item.words) + '"')
+            items.append(('"' + " ".join(item.words) + '"',))
         elif item.prefix:
             # The exact word too, so whole-word matches outrank mere prefix matches. Only the
             # shortest prefix: every longer variant matches a subset of it, and each prefix is a scan
             # of the index's terms (three times the cost of the whole query, measured on 10,000 drugs).
-            options = [f'"{item.word}"', f'"{search_prefix(item.word, analyzer)}"*']
-            parts.append("(" + " OR ".join(options) + ")")
+            items.append((f'"{item.word}"', f'"{search_prefix(item.word, analyzer)}"*'))
         else:
-            parts.append(f'"{item.word}"')
-    return " AND ".join(parts) or None
+            items.append((f'"{item.word}"',))
+    return items
+
+
+def fts5_item(phrases: tuple[str, ...]) -> str:
+    """One item's FTS5 expression: its phrase, or any of them."""
+    return phrases[0] if len(phrases) == 1 else "(" + " OR ".join(phrases) + ")"
 
 
 def tsquery_text(query: ParsedQuery, analyzer: str) -> str | None:

@@ -8,7 +8,7 @@ import html
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from app.search.backends import (
     MARK_START,
     Backend,
     Scope,
+    Split,
     backend_for,
     backend_named,
     entry,
@@ -181,6 +182,34 @@ def _snippets(
     return found
 
 
+def _ranked_by_split(
+    conn: sa.Connection,
+    backend: Backend,
+    shape: Scope,
+    splits: dict[str, Split],
+    scope: Scope,
+    limit: int | None,
+    offset: int,
+) -> tuple[Sequence[Any], int]:
+    """The hits of a query with common and rare items (see `Backend.split`), ranked here.
+
+    The rows come from the rare items (fewer than the backend's COMMON_ROWS per index, whatever the
+    catalog's size), each common item must match too and adds to the score; then the same order as
+    the engine's (score, drug, position, id), the total and the page."""
+    unpaged, _ = _search_statements(conn.dialect.name, shape, tuple(splits), False)
+    params: dict[str, Any] = {f"match_{n}": split.rank_text for n, split in enumerate(splits.values())}
+    rows = unpaged.rows(conn, params | {DRUG_PARAMETER: scope.drug_slug})
+    scorers = {index: backend.common_score(conn, index, split) for index, split in splits.items()}
+    ranked = []
+    for row in rows:
+        score = scorers[backend.index_of(row[_ANALYZER])](row[_ID], row[_SCORE])
+        if score is not None:
+            ranked.append((*row[:_SCORE], score))
+    ranked.sort(key=lambda row: (-row[_SCORE], row[_SLUG], row[_POSITION], row[_ID]))
+    page = ranked[offset:] if limit is None else ranked[offset : offset + limit]
+    return page, len(ranked)
+
+
 def search(
     conn: sa.Connection,
     query: ParsedQuery,
@@ -197,14 +226,20 @@ def search(
         return [], 0
     # The drug is bound too: the shape only says whether the search is about one drug.
     shape = dataclasses.replace(scope, drug_slug=DRUG_PARAMETER if scope.drug_slug else None)
-    ordered, count = _search_statements(conn.dialect.name, shape, tuple(texts), limit is not None)
-    params: dict[str, Any] = {f"match_{n}": text for n, text in enumerate(texts.values())}
-    params |= {DRUG_PARAMETER: scope.drug_slug, "limit": limit, "offset": offset}
-    rows = ordered.rows(conn, params)
-    if limit is None or (offset == 0 and len(rows) < limit):
-        total = len(rows)
+    splits = {index: backend.split(conn, index, query) for index in texts}
+    rows: Sequence[Any]
+    if any(split and split.common for split in splits.values()) and all(splits.values()):
+        ranked = cast(dict[str, Split], splits)
+        rows, total = _ranked_by_split(conn, backend, shape, ranked, scope, limit, offset)
     else:
-        total = count.rows(conn, params)[0][0]
+        ordered, count = _search_statements(conn.dialect.name, shape, tuple(texts), limit is not None)
+        params: dict[str, Any] = {f"match_{n}": text for n, text in enumerate(texts.values())}
+        params |= {DRUG_PARAMETER: scope.drug_slug, "limit": limit, "offset": offset}
+        rows = ordered.rows(conn, params)
+        if limit is None or (offset == 0 and len(rows) < limit):
+            total = len(rows)
+        else:
+            total = count.rows(conn, params)[0][0]
     found = _snippets(conn, backend, texts, rows) if snippets and rows else {}
     hits = [
         Hit(
