@@ -238,7 +238,7 @@ class SqliteBackend:
         matching takes 0.01 ms, and it grows with the catalog. When some items match fewer than
         COMMON_ROWS entries and others more, the engine finds and ranks the rows of the rare items
         (their bm25: exact, and cheap), and each phrase of a common item adds bm25's term for it:
-        its IDF (counted once per content generation), the row's length against the average, and,
+        its IDF (counted once per state of the index), the row's length against the average, and,
         for its frequency, the weights of the columns it is in (a name, question or heading
         outweighs a mention). The rows found are exactly the whole query's; the scores differ from
         the engine's only where a common phrase occurs more than once in a column. None when every
@@ -248,22 +248,20 @@ class SqliteBackend:
         if len(phrases_of) < 2:
             return None
         items = [fts5_item(phrases) for phrases in phrases_of]
-        generation = self._generation(conn)
+        state = self._state(conn, index)
         rare = [
-            item
-            for item in items
-            if self._count(conn, index, item, generation, capped=True) < self.COMMON_ROWS
+            item for item in items if self._count(conn, index, item, state, capped=True) < self.COMMON_ROWS
         ]
         if not rare:
             return None
         rank_text = " AND ".join(rare)
-        total, average = self._averages(conn, index, generation)
+        total, average = _averages(state)
         common = []
         for item, phrases in zip(items, phrases_of, strict=True):
             if item not in rare:
                 scored = []
                 for phrase in phrases:
-                    found = self._count(conn, index, phrase, generation, capped=False)
+                    found = self._count(conn, index, phrase, state, capped=False)
                     idf = max(math.log(max(total - found + 0.5, 0.5) / (found + 0.5)), 1e-6)
                     scored.append(
                         (idf, tuple(f"({rank_text}) AND {{{c}}} : ({phrase})" for c in SNIPPET_COLUMNS))
@@ -309,44 +307,31 @@ class SqliteBackend:
         return score
 
     @staticmethod
-    def _generation(conn: sa.Connection) -> int:
-        rows = _generation_statement().rows(conn, {})
-        return int(rows[0][0]) if rows else 0
+    def _state(conn: sa.Connection, index: str) -> bytes:
+        """FTS5's averages record of the index (a varint row count, then a varint token total per
+        column): what bm25 reads for its averages, and a cheap mark of the index's state (a draft
+        edit changes the content generation, not the index)."""
+        rows = _fts_averages(index).rows(conn, {})
+        return bytes(rows[0][0]) if rows and rows[0][0] else b""
 
     @staticmethod
-    def _count(conn: sa.Connection, index: str, text: str, generation: int, *, capped: bool) -> int:
+    def _count(conn: sa.Connection, index: str, text: str, state: bytes, *, capped: bool) -> int:
         """How many entries of the index match `text` (`capped`: up to COMMON_ROWS), remembered per
-        database file and content generation (every change to the index is a new generation)."""
-        key = (conn.engine.url.database, generation, index, text, capped)
-        with _STATISTICS_LOCK:
+        database file and state of the index. Only ranking depends on it: the rows found are always
+        matched against every item of the query."""
+        key = (conn.engine.url.database, index, state, text, capped)
+        with _COUNTS_LOCK:
             found = _COUNTS.get(key)
             if found is not None:
                 _COUNTS.move_to_end(key)
                 return found
         cap = SqliteBackend.COMMON_ROWS if capped else None
         found = int(_fts_count(index, cap).rows(conn, {"match": text})[0][0])
-        with _STATISTICS_LOCK:
+        with _COUNTS_LOCK:
             _COUNTS[key] = found
             while len(_COUNTS) > _COUNTS_SIZE:
                 _COUNTS.popitem(last=False)
         return found
-
-    @staticmethod
-    def _averages(conn: sa.Connection, index: str, generation: int) -> tuple[int, float]:
-        """The index's number of entries and their average length in tokens, as bm25 reads them
-        (FTS5's averages record: a varint row count, then a varint token total per column)."""
-        key = (conn.engine.url.database, generation, index)
-        with _STATISTICS_LOCK:
-            known = _AVERAGES.get(key)
-        if known is None:
-            rows = _fts_averages(index).rows(conn, {})
-            numbers = _varints(rows[0][0]) if rows and rows[0][0] else [0]
-            known = (numbers[0], (sum(numbers[1:]) / numbers[0]) if numbers[0] else 1.0)
-            with _STATISTICS_LOCK:
-                _AVERAGES[key] = known
-                while len(_AVERAGES) > _AVERAGES_SIZE:
-                    _AVERAGES.popitem(last=False)
-        return known
 
     @staticmethod
     def _sizes(conn: sa.Connection, index: str, ids: set[int]) -> dict[int, int]:
@@ -484,18 +469,16 @@ class PostgresBackend:
         return CoreSelect(statement)
 
 
-# Index statistics (`SqliteBackend._count`, `_averages`), most recently used last.
+# Counts of matching entries (`SqliteBackend._count`), most recently used last.
 _COUNTS: OrderedDict[tuple[Any, ...], int] = OrderedDict()
 _COUNTS_SIZE = 4096
-_AVERAGES: OrderedDict[tuple[Any, ...], tuple[int, float]] = OrderedDict()
-_AVERAGES_SIZE = 64
-_STATISTICS_LOCK = threading.Lock()
+_COUNTS_LOCK = threading.Lock()
 
 
-@functools.cache
-def _generation_statement() -> PreparedSelect:
-    state = sa.table("content_state", sa.column("id"), sa.column("generation"))
-    return DriverSelect(sa.select(state.c.generation).where(state.c.id == sa.literal(1)))
+def _averages(state: bytes) -> tuple[int, float]:
+    """The number of entries and their average length in tokens, from FTS5's averages record."""
+    numbers = _varints(state) or [0]
+    return numbers[0], (sum(numbers[1:]) / numbers[0]) if numbers[0] else 1.0
 
 
 @functools.lru_cache(maxsize=16)
