@@ -272,6 +272,8 @@ class SqliteBackend:
     def common_score(
         self, conn: sa.Connection, index: str, split: Split
     ) -> Callable[[int, float], float | None]:
+        if not split.common:
+            return lambda _entry_id, rare_score: rare_score
         texts = [text for phrases in split.common for _, columns in phrases for text in columns]
         matching = _fts_rowids(index, len(texts)).rows(conn, {f"match_{n}": t for n, t in enumerate(texts)})
         # Per query text (a phrase of a common item in one column), the entries it matches.

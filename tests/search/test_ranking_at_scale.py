@@ -22,6 +22,7 @@ MIXED_QUERIES = [
     ("water testdrug", "en"),  # an entry with "water" but no "testdrug" is no hit
     ("synthetic zorbium", "en"),
     ("zorbium synthetic", "fr"),  # French entries, with the English ones as the fallback
+    ("water constipation", "fr"),  # every word rare in the French entries, one common in the English
 ]
 COMMON = 3
 
