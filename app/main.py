@@ -37,6 +37,7 @@ from app.delivery.cache import ResponseCacheMiddleware
 from app.delivery.router import router as delivery_router
 from app.delivery.store import PublishedStore
 from app.embed.router import router as embed_router
+from app.embed.router import widget_refusal
 from app.fhir.router import router as fhir_router
 from app.idempotency.service import IdempotencyMiddleware, Replay, replay_response
 from app.infobutton.router import router as infobutton_router
@@ -142,7 +143,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     include_admin_routers(app)
     _install_docs(app)
     app.state.cache_metrics_registry = cache_registry(store.stats)
-    install_operations(app, settings)  # health, readiness, metrics; CORS, limits, logs, security headers
+    # Health, readiness, metrics; CORS, limits, logs, security headers. A widget refused by the
+    # rate limit answers with its notice page, as for its other failures.
+    install_operations(app, settings, explain_refusal=widget_refusal)
     return app
 
 

@@ -24,7 +24,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
 from starlette.middleware.gzip import GZipMiddleware
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, Response
 from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -325,13 +325,21 @@ class PathCORSMiddleware:
             await self.public(scope, receive, send)
 
 
-def install_middleware(app: FastAPI, settings: Settings) -> None:
-    """Add the operational middleware (call after any middleware that must sit inside it, e.g. gzip)."""
+def install_middleware(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    explain_refusal: Callable[[Scope, Response], Response | None] | None = None,
+) -> None:
+    """Add the operational middleware (call after any middleware that must sit inside it, e.g. gzip).
+
+    `explain_refusal`: see `RateLimitMiddleware` (the embedded widgets' notice page)."""
     app.add_middleware(
         RateLimitMiddleware,
         per_address=settings.rate_limit_per_minute,
         per_key=settings.admin_rate_limit_per_minute,
         is_admin_path=is_admin_path,
+        explain=explain_refusal,
     )
     app.add_middleware(
         PathCORSMiddleware,

@@ -13,6 +13,7 @@ import math
 import time
 from collections.abc import Callable, Hashable
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.core import metrics
@@ -79,9 +80,18 @@ class RateLimitMiddleware:
     """
 
     def __init__(
-        self, app: ASGIApp, *, per_address: int, per_key: int, is_admin_path: Callable[[str], bool]
+        self,
+        app: ASGIApp,
+        *,
+        per_address: int,
+        per_key: int,
+        is_admin_path: Callable[[str], bool],
+        explain: Callable[[Scope, Response], Response | None] | None = None,
     ) -> None:
+        """`explain`: the answer a path gives instead of the problem, if it has one of its own (an
+        embedded widget answers with a page it can show in its frame); None keeps the problem."""
         self.app = app
+        self.explain = explain
         self.addresses = TokenBuckets(per_address) if per_address else None
         self.keys = TokenBuckets(per_key) if per_key else None
         self.per_address = per_address
@@ -109,8 +119,9 @@ class RateLimitMiddleware:
                     return
         await self.app(scope, receive, send)
 
-    @staticmethod
-    async def _refuse(scope: Scope, receive: Receive, send: Send, wait: float, limit: str, rate: int) -> None:
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, wait: float, limit: str, rate: int
+    ) -> None:
         metrics.RATE_LIMITED.labels(limit=limit).inc()
         retry_after = max(1, math.ceil(wait))
         who = "client address" if limit == "address" else "API key"
@@ -122,4 +133,5 @@ class RateLimitMiddleware:
             instance=scope["path"],
             headers={"Retry-After": str(retry_after)},
         )
-        await response(scope, receive, send)
+        explained = self.explain(scope, response) if self.explain is not None else None
+        await (explained or response)(scope, receive, send)

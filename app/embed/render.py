@@ -283,7 +283,8 @@ def unavailable_page(part: Part, *, status: int, locale: str, theme: Theme, defa
     class, both chosen here.
     """
     labels = labels_for(locale, default_locale)
-    notice = labels["unavailable_for_now"] if status >= 500 else labels["unavailable"]
+    # A refusal for now (too many requests, the database down) says to try again later.
+    notice = labels["unavailable_for_now"] if status >= 500 or status == 429 else labels["unavailable"]
     return _page(
         locale=locale,
         theme=theme,

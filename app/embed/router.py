@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.types import Scope
 
 from app.core.config import Settings
 from app.core.deps import SettingsDep
@@ -168,6 +169,20 @@ def _unavailable_response(request: Request, part: render.Part, problem: Response
     return HTMLResponse(page, status_code=problem.status_code, headers=headers)
 
 
+WIDGET_PATH = re.compile(
+    r"/embed/drugs/[^/]+/(?P<part>" + "|".join(map(re.escape, get_args(render.Part))) + ")"
+)
+
+
+def widget_refusal(scope: Scope, problem: Response) -> Response | None:
+    """A widget URL refused before it is routed (the rate limit, `RateLimitMiddleware`) answers
+    with the widget's notice page, as `WidgetRoute` does for its other failures; else None."""
+    match = WIDGET_PATH.fullmatch(scope["path"])
+    if match is None or scope.get("method") not in ("GET", "HEAD"):
+        return None
+    return _unavailable_response(Request(scope), cast(render.Part, match["part"]), problem)
+
+
 class WidgetRoute(APIRoute):
     """A widget page whose failures (404, 400/422 parameters, 503 database) are pages too.
 
@@ -214,7 +229,7 @@ def widget(path: str, *, summary: str) -> Callable[[Callable[..., Response]], Ca
             methods=["GET"],
             response_class=HTMLResponse,
             summary=summary,
-            responses=widget_error_responses(400, 404, 422, 503),
+            responses=widget_error_responses(400, 404, 422, 429, 503),
             route_class_override=WidgetRoute,
         )
         return endpoint

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 from fastapi import FastAPI, Request
 from prometheus_client import generate_latest
 from pydantic import BaseModel
 from starlette.responses import Response
+from starlette.types import Scope
 
 from app.core import metrics
 from app.core.config import Settings
@@ -52,8 +54,14 @@ def metrics_endpoint(request: Request) -> Response:
     return Response(body, media_type=content_type, headers=NO_STORE)
 
 
-def install_operations(app: FastAPI, settings: Settings) -> None:
-    """Health, readiness and metrics endpoints, pool gauges, and the operational middleware."""
+def install_operations(
+    app: FastAPI,
+    settings: Settings,
+    *,
+    explain_refusal: Callable[[Scope, Response], Response | None] | None = None,
+) -> None:
+    """Health, readiness and metrics endpoints, pool gauges, and the operational middleware
+    (`explain_refusal`: see `install_middleware`)."""
     app.state.schema_heads = service.expected_heads()
     db: Database = app.state.db
     metrics.instrument_pool(db.engine, "read")
@@ -68,4 +76,4 @@ def install_operations(app: FastAPI, settings: Settings) -> None:
             methods=["GET"],
             include_in_schema=False,  # for the operator's scraper, not for API consumers
         )
-    install_middleware(app, settings)
+    install_middleware(app, settings, explain_refusal=explain_refusal)

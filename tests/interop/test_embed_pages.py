@@ -287,6 +287,27 @@ def test_a_widget_answers_503_as_a_page_when_the_database_is_down(unreachable_cl
         assert leak not in response.text
 
 
+def test_a_widget_over_the_rate_limit_is_a_page_that_says_when_to_retry(public_client: TestClient) -> None:
+    """The rate limit refuses before routing: a widget's refusal is still its notice page (inside a
+    portal's frame a problem+json answer is refused, and the browser draws its error box)."""
+    url = public_client.app.state.settings.database_url  # type: ignore[attr-defined]
+    with TestClient(create_app(Settings(database_url=url, rate_limit_per_minute=2))) as client:
+        assert client.get(FAQS_URL).status_code == 200
+        assert client.get(SIDE_EFFECTS_URL).status_code == 200
+        refused = client.get(SIDE_EFFECTS_URL, params={"theme": "dark"})
+        api = client.get("/api/v1/drugs")
+        script = client.get("/embed.js")
+
+    page = assert_unavailable_page(refused, 429, frame_ancestors=["*"])
+    assert int(refused.headers["retry-after"]) >= 1
+    assert page.one("html").attrs["data-theme"] == "dark"
+    assert page.one("title").text == "Side effects: not available"
+    assert "try again later" in page.one("main").text
+    # Everything else over the limit is still the problem it was.
+    assert_problem(api, 429, "rate_limited")
+    assert_problem(script, 429, "rate_limited")
+
+
 @pytest.mark.parametrize(
     ("path", "status"),
     [
@@ -307,11 +328,8 @@ def test_openapi_documents_widget_errors_as_pages(public_client: TestClient) -> 
 
     for path in ("/embed/drugs/{slug}/faqs", "/embed/drugs/{slug}/side-effects"):
         responses = spec["paths"][path]["get"]["responses"]
-        for status in ("400", "404", "422", "503"):
+        for status in ("400", "404", "422", "429", "503"):
             assert list(responses[status]["content"]) == ["text/html"], (path, status)
-        assert list(responses["429"]["content"]) == ["application/problem+json"], (
-            "the rate limit answers first"
-        )
     assert list(spec["paths"]["/embed.js"]["get"]["responses"]["400"]["content"]) == [
         "application/problem+json"
     ]
