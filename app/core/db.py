@@ -257,7 +257,7 @@ def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
         )
         _install_sqlite_pragmas(engine, settings, immediate=immediate)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         pool_pre_ping=True,
         pool_size=10,
@@ -267,6 +267,20 @@ def _make_engine(settings: Settings, *, immediate: bool = False) -> Engine:
         json_serializer=json_dumps,
         json_deserializer=orjson.loads,
     )
+    _install_postgres_settings(engine)
+    return engine
+
+
+def _install_postgres_settings(engine: Engine) -> None:
+    """No parallel plans on the app's connections: every query of a request reads a page or a few
+    rows, and a parallel plan's workers take milliseconds to start. The planner picked one for a
+    drug-name search on 10,000 drugs (its row estimate for a prefix is rough): 2.8 → 9.5 ms."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        with dbapi_connection.cursor() as cursor:
+            cursor.execute("SET max_parallel_workers_per_gather = 0")
+        dbapi_connection.commit()
 
 
 def _bump_generation_on_every_write(sessions: sessionmaker[Session]) -> None:

@@ -204,6 +204,11 @@ def fts5_item(phrases: tuple[str, ...]) -> str:
 
 def tsquery_text(query: ParsedQuery, analyzer: str) -> str | None:
     """A `to_tsquery` text: every token single-quoted, combined with & / | / <-> only."""
+    return " & ".join(tsquery_items(query, analyzer)) or None
+
+
+def tsquery_items(query: ParsedQuery, analyzer: str) -> list[str]:
+    """The `to_tsquery` text of each item that must match (the query is all of them)."""
     parts = []
     for item in significant(query, analyzer):
         if isinstance(item, Phrase):
@@ -213,4 +218,4 @@ def tsquery_text(query: ParsedQuery, analyzer: str) -> str | None:
             parts.append("(" + " | ".join(options) + ")")
         else:
             parts.append(f"'{item.word}'")
-    return " & ".join(parts) or None
+    return parts

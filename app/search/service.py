@@ -134,13 +134,22 @@ def _best_snippet(columns: tuple[str, ...]) -> str:
 
 @functools.lru_cache(maxsize=512)
 def _search_statements(
-    dialect: str, shape: Scope, indexes: tuple[str, ...], paged: bool
+    dialect: str,
+    shape: Scope,
+    indexes: tuple[str, ...],
+    paged: bool,
+    narrowed: tuple[bool, ...] | None = None,
 ) -> tuple[PreparedSelect, PreparedSelect]:
     """The ranked SELECT of hits and its count, built once per shape of search: building and
     hashing a statement of this size costs more than the engine's search itself. The query texts
-    (`match_<n>`), drug, limit and offset are bound at execution. Rows: HIT_COLUMNS, then score."""
+    (`match_<n>`), drug, limit and offset are bound at execution; so is `rows_<n>` where `narrowed`
+    says the index finds a `Split`'s rows (see `Backend.branch`). Rows: HIT_COLUMNS, then score."""
     backend = backend_named(dialect)
-    branches = [backend.branch(index, shape, _match(n)) for n, index in enumerate(indexes)]
+    narrowed = narrowed or (False,) * len(indexes)
+    branches = [
+        backend.branch(index, shape, _match(n), _bound(f"rows_{n}") if narrowed[n] else None)
+        for n, index in enumerate(indexes)
+    ]
     union = branches[0] if len(branches) == 1 else sa.union_all(*branches)
     matches = union.subquery("matches")
     ordered = sa.select(matches).order_by(
@@ -159,7 +168,11 @@ def _snippets_statement(dialect: str, index: str) -> PreparedSelect:
 
 
 def _match(n: int) -> sa.BindParameter[str]:
-    return sa.bindparam(f"match_{n}", type_=sa.String)
+    return _bound(f"match_{n}")
+
+
+def _bound(name: str) -> sa.BindParameter[str]:
+    return sa.bindparam(name, type_=sa.String)
 
 
 # Positions in a row of `_search_statements` (HIT_COLUMNS, then the score).
@@ -232,8 +245,19 @@ def search(
         ranked = cast(dict[str, Split], splits)
         rows, total = _ranked_by_split(conn, backend, shape, ranked, scope, limit, offset)
     else:
-        ordered, count = _search_statements(conn.dialect.name, shape, tuple(texts), limit is not None)
+        # A split without common items (PostgreSQL's) only changes how the index finds the rows
+        # (SQLite's, when every item is rare, finds them as the whole query does).
+        narrowed = tuple(
+            split is not None and not split.common and split.rank_text != texts[index]
+            for index, split in splits.items()
+        )
+        ordered, count = _search_statements(
+            conn.dialect.name, shape, tuple(texts), limit is not None, narrowed if any(narrowed) else None
+        )
         params: dict[str, Any] = {f"match_{n}": text for n, text in enumerate(texts.values())}
+        params |= {
+            f"rows_{n}": split.rank_text for n, split in enumerate(splits.values()) if narrowed[n] and split
+        }
         params |= {DRUG_PARAMETER: scope.drug_slug, "limit": limit, "offset": offset}
         rows = ordered.rows(conn, params)
         if limit is None or (offset == 0 and len(rows) < limit):

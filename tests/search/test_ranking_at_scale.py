@@ -1,5 +1,5 @@
-"""A query with common and rare words (SQLite): found and ranked as the engine's bm25 would, at a
-cost set by the rare words (`SqliteBackend.split`), on both engines' corpus.
+"""A query with common and rare words: found and ranked as the engine ranks the whole query, at a
+cost set by the rare words (each backend's `split`), on both engines.
 
 The corpus is small, so "common" is made small here (COMMON_ROWS): some words of each query below
 then match more entries than that, while the others match fewer.
@@ -25,6 +25,20 @@ MIXED_QUERIES = [
     ("water constipation", "fr"),  # every word rare in the French entries, one common in the English
 ]
 COMMON = 3
+# PostgreSQL splits a query only when its prefix (the word typed last) is common: a whole word, however
+# common, the GIN index skips through.
+COMMON_PREFIX = {
+    ("water constipation", "en"),
+    ("water testdrug", "en"),
+    ("zorbium synthetic", "fr"),
+    ("water constipation", "fr"),
+}
+
+
+def common_from(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
+    """An item matching at least `rows` entries is common, on both engines."""
+    for backend in (backends.SqliteBackend, backends.PostgresBackend):
+        monkeypatch.setattr(backend, "COMMON_ROWS", rows)
 
 
 def hits(client: TestClient, q: str, locale: str, **params: Any) -> tuple[list[tuple[Any, ...]], int]:
@@ -42,9 +56,9 @@ def test_a_query_with_common_words_finds_and_ranks_what_the_engine_does(
 ) -> None:
     # The engine ranking the whole query (nothing is common), then the split one. Different page
     # sizes: each is a search of its own, not an answer from the response cache.
-    monkeypatch.setattr(backends.SqliteBackend, "COMMON_ROWS", 10**9)
+    common_from(monkeypatch, 10**9)
     whole, whole_total = hits(corpus_client, q, locale, limit=100)
-    monkeypatch.setattr(backends.SqliteBackend, "COMMON_ROWS", COMMON)
+    common_from(monkeypatch, COMMON)
     split, split_total = hits(corpus_client, q, locale, limit=99)
 
     assert whole_total == split_total == len(whole) > 0
@@ -58,7 +72,7 @@ def test_a_query_with_common_words_finds_and_ranks_what_the_engine_does(
 def test_the_split_ranking_pages_like_any_other(
     corpus_client: TestClient, monkeypatch: pytest.MonkeyPatch, q: str, locale: str
 ) -> None:
-    monkeypatch.setattr(backends.SqliteBackend, "COMMON_ROWS", COMMON)
+    common_from(monkeypatch, COMMON)
     everything, total = hits(corpus_client, q, locale, limit=98)
     paged, cursor = [], None
     while True:
@@ -75,24 +89,24 @@ def test_the_split_ranking_pages_like_any_other(
 def test_the_split_is_taken_only_with_common_and_rare_words(
     corpus_client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """SQLite splits these queries (so the tests above compare two rankings); PostgreSQL never does."""
-    monkeypatch.setattr(backends.SqliteBackend, "COMMON_ROWS", COMMON)
+    """The engines split these queries (so the tests above compare two ways to the same answer):
+    SQLite ranks the common words itself; PostgreSQL finds the rows by the rare words only."""
+    common_from(monkeypatch, COMMON)
     db = corpus_client.app.state.db  # type: ignore[attr-defined]
     with db.engine.connect() as conn:
         backend = backends.backend_for(conn)
         for q, locale in MIXED_QUERIES:
-            scope = scope_for(locale, "en")
-            texts = backend.match_texts(conn, parse_query(q), scope)
-            splits = [backend.split(conn, index, parse_query(q)) for index in texts]
+            texts = backend.match_texts(conn, parse_query(q), scope_for(locale, "en"))
+            splits = {index: backend.split(conn, index, parse_query(q)) for index in texts}
             if db.dialect == "sqlite":
-                assert any(s is not None and s.common for s in splits), q
+                assert any(s is not None and s.common for s in splits.values()), q
             else:
-                assert splits == [None] * len(texts)
-        if db.dialect != "sqlite":
-            return
-        # One word, or every word rare, or every word common: the engine ranks the whole query.
+                narrowed = [s for index, s in splits.items() if s is not None and s.rank_text != texts[index]]
+                assert all(not s.common for s in narrowed), q
+                assert bool(narrowed) == ((q, locale) in COMMON_PREFIX), q
+        # One word, or every word rare, or every word common: the engine takes the whole query.
         for q, common in [("synthetic", COMMON), ("zorbium cupboard", COMMON), ("synthetic record", 1)]:
-            monkeypatch.setattr(backends.SqliteBackend, "COMMON_ROWS", common)
-            for index in backend.match_texts(conn, parse_query(q), scope_for("en", "en")):
+            common_from(monkeypatch, common)
+            for index, text in backend.match_texts(conn, parse_query(q), scope_for("en", "en")).items():
                 split = backend.split(conn, index, parse_query(q))
-                assert split is None or not split.common, q
+                assert split is None or (not split.common and split.rank_text == text), q
