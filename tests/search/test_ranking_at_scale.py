@@ -36,9 +36,11 @@ COMMON_PREFIX = {
 
 
 def common_from(monkeypatch: pytest.MonkeyPatch, rows: int) -> None:
-    """An item matching at least `rows` entries is common, on both engines."""
+    """An item matching at least `rows` entries is common, on both engines; and SQLite splits a
+    query whatever the ratio of common postings to rare rows (a small corpus has few of either)."""
     for backend in (backends.SqliteBackend, backends.PostgresBackend):
         monkeypatch.setattr(backend, "COMMON_ROWS", rows)
+    monkeypatch.setattr(backends.SqliteBackend, "SPLIT_RATIO", 0)
 
 
 def hits(client: TestClient, q: str, locale: str, **params: Any) -> tuple[list[tuple[Any, ...]], int]:
@@ -110,3 +112,20 @@ def test_the_split_is_taken_only_with_common_and_rare_words(
             for index, text in backend.match_texts(conn, parse_query(q), scope_for("en", "en")).items():
                 split = backend.split(conn, index, parse_query(q))
                 assert split is None or (not split.common and split.rank_text == text), q
+
+
+@pytest.mark.parametrize("corpus_client", ["sqlite"], indirect=True)  # bm25's cost is SQLite's
+def test_sqlite_splits_only_when_the_common_words_outweigh_the_rare_rows(
+    corpus_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ranking a split query costs per row of its rare words, bm25 per posting of its common ones:
+    with few postings per rare row (this small corpus), the engine ranks the whole query."""
+    common_from(monkeypatch, COMMON)
+    monkeypatch.setattr(backends.SqliteBackend, "SPLIT_RATIO", 200)
+    db = corpus_client.app.state.db  # type: ignore[attr-defined]
+    with db.engine.connect() as conn:
+        backend = backends.backend_for(conn)
+        for q, locale in MIXED_QUERIES:
+            for index, text in backend.match_texts(conn, parse_query(q), scope_for(locale, "en")).items():
+                split = backend.split(conn, index, parse_query(q))
+                assert split is not None and not split.common and split.rank_text == text, q
