@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import functools
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -17,6 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.sqlite.pysqlite import SQLiteDialect_pysqlite
 from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.exc import StaleDataError
 from sqlalchemy.pool import NullPool
 
 from app.core.config import Settings
@@ -228,6 +231,46 @@ def prepare_select(statement: sa.Select[Any], dialect: str) -> PreparedSelect:
     """The statement ready to run many times on this engine: on SQLite on the driver's cursor
     (`DriverSelect`, typed rows), elsewhere through SQLAlchemy, where a round trip dwarfs its part."""
     return DriverSelect(statement, typed=True) if dialect == "sqlite" else CoreSelect(statement)
+
+
+def write_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
+    """Write new values of a loaded row's columns as the ORM's flush would, with one Core UPDATE.
+
+    `UPDATE ... SET <values>, version = version + 1 WHERE id = :id AND version = :seen` (the
+    mapper's `version_id_col`, so a lost update is as impossible as through the ORM: no row is a
+    `StaleDataError`), after which the object holds the new values as loaded and has nothing left
+    to flush. For the hot edits (one part of a drug, and the drug's own version): the unit of work
+    goes through every relationship of the object's mapper to find what changed, ~0.4 ms of an
+    edit where the UPDATE costs 0.05. The caller gives every column that changes (no `onupdate`).
+    """
+    mapper = sa.inspect(obj).mapper
+    version_key = mapper.get_property_by_column(mapper.version_id_col).key
+    seen = getattr(obj, version_key)
+    params = {f"v_{key}": value for key, value in values.items()}
+    result = session.connection().execute(
+        _row_update(mapper, tuple(values)), {**params, "b_id": obj.id, "b_seen": seen}
+    )
+    if result.rowcount != 1:
+        raise StaleDataError(
+            f"UPDATE of {mapper.local_table.name} id {obj.id} (version {seen}) matched {result.rowcount} rows"
+        )
+    for key, value in values.items():
+        set_committed_value(obj, key, value)
+    set_committed_value(obj, version_key, seen + 1)
+    session.info["wrote"] = True  # what a flush would have noted: the write bumps the generation
+
+
+@functools.cache
+def _row_update(mapper: Any, keys: tuple[str, ...]) -> sa.Update:
+    table = mapper.local_table
+    version = mapper.version_id_col
+    (key_column,) = mapper.primary_key
+    columns: dict[str, Any] = {mapper.attrs[key].columns[0].name: sa.bindparam(f"v_{key}") for key in keys}
+    return (
+        sa.update(table)
+        .where(key_column == sa.bindparam("b_id"), version == sa.bindparam("b_seen"))
+        .values({**columns, version.name: version + 1})
+    )
 
 
 # JSON read as the engines read it (orjson): revision documents are ~30 kB.

@@ -41,7 +41,7 @@ from app.bundle.schemas import (
 )
 from app.conditions.models import Condition
 from app.core.concurrency import check_etag, collection_etag, row_etag
-from app.core.db import utcnow
+from app.core.db import utcnow, write_row
 from app.core.errors import Conflict, NotFound, ProblemField, ValidationFailed, validation_problem_fields
 from app.drugs import schemas
 from app.drugs.models import (
@@ -112,10 +112,15 @@ def drug_changed(drug: Drug) -> None:
     request's transaction, before the final flush: the one place where a revision and an audit
     entry per write belong too.
     """
-    # Touching the row makes its UPDATE advance `version` (the mapper's version_id_col).
-    drug.updated_at = utcnow()
-    # The revision (complete document) and audit entry are recorded once, before the commit.
     session = object_session(drug)
+    state = sa.inspect(drug)
+    if session is not None and state.persistent and not state.modified:
+        # Only the version and time change (a part was edited): written now, without the unit of work.
+        write_row(session, drug, {"updated_at": utcnow()})
+    else:
+        # Touching the row makes its UPDATE advance `version` (the mapper's version_id_col).
+        drug.updated_at = utcnow()
+    # The revision (complete document) and audit entry are recorded once, before the commit.
     if session is not None:
         audit.register_change(session, drug)
 
@@ -263,7 +268,10 @@ class PartKind(Generic[PartT, InT]):
     update_schema: type[BaseModel]
     read_schema: Any  # a PartRead subclass with `of(part)`
     to_in: Callable[[PartT], InT]
-    write: Callable[[Session, PartT, InT], None]
+    # How an item's data is written: as plain column values (`columns`), or, for kinds that refer
+    # to other rows (a condition, component drugs), by a function that sets them on the item.
+    columns: Callable[[InT], dict[str, Any]] | None = None
+    write: Callable[[Session, PartT, InT], None] | None = None
     # The natural key that must be unique within one drug, and the body field that holds it.
     unique: tuple[str, Callable[[InT], str]] | None = None
     load_options: tuple[Any, ...] = ()  # what `to_in` and `read` need loaded
@@ -304,6 +312,14 @@ class PartKind(Generic[PartT, InT]):
 
     def read(self, part: PartT) -> Any:
         return self.read_schema.of(part)
+
+    def fill(self, session: Session, part: PartT, data: InT) -> None:
+        """Set the item's content from `data` (its translations aside), to be flushed by the ORM."""
+        if self.columns is not None:
+            for key, value in self.columns(data).items():
+                setattr(part, key, value)
+        elif self.write is not None:
+            self.write(session, part, data)
 
 
 def list_parts(session: Session, drug: Drug, kind: PartKind[PartT, Any]) -> list[PartT]:
@@ -354,25 +370,27 @@ def _resolve_component_drugs(session: Session, components: Sequence[ComponentIn]
     return found
 
 
-def _write_section(_: Session, part: Section, data: SectionIn) -> None:
-    part.key, part.title, part.body = data.key, data.title, data.body
+def _section_columns(data: SectionIn) -> dict[str, Any]:
+    return {"key": data.key, "title": data.title, "body": data.body}
 
 
-def _write_faq(_: Session, part: Faq, data: FaqIn) -> None:
-    part.question, part.answer, part.tags = data.question, data.answer, list(data.tags)
+def _faq_columns(data: FaqIn) -> dict[str, Any]:
+    return {"question": data.question, "answer": data.answer, "tags": list(data.tags)}
 
 
-def _write_side_effect(_: Session, part: SideEffect, data: SideEffectIn) -> None:
-    part.name = data.name
-    part.seriousness = data.seriousness
-    part.description = data.description
-    part.management_tips = list(data.management_tips)
-    part.urgency = data.urgency
-    part.when_to_contact_care_team = data.when_to_contact_care_team
+def _side_effect_columns(data: SideEffectIn) -> dict[str, Any]:
+    return {
+        "name": data.name,
+        "seriousness": data.seriousness,
+        "description": data.description,
+        "management_tips": list(data.management_tips),
+        "urgency": data.urgency,
+        "when_to_contact_care_team": data.when_to_contact_care_team,
+    }
 
 
-def _write_monitoring(_: Session, part: MonitoringItem, data: MonitoringIn) -> None:
-    part.name, part.purpose, part.frequency = data.name, data.purpose, data.frequency
+def _monitoring_columns(data: MonitoringIn) -> dict[str, Any]:
+    return {"name": data.name, "purpose": data.purpose, "frequency": data.frequency}
 
 
 def _write_indication(session: Session, part: Indication, data: IndicationIn) -> None:
@@ -392,13 +410,14 @@ def _write_combination(session: Session, part: Combination, data: CombinationIn)
     ]
 
 
-def _write_story(_: Session, part: PatientStory, data: StoryIn) -> None:
-    part.title, part.body = data.title, data.body
-    part.person_name, part.person_age, part.person_occupation = (
-        data.person.name,
-        data.person.age,
-        data.person.occupation,
-    )
+def _story_columns(data: StoryIn) -> dict[str, Any]:
+    return {
+        "title": data.title,
+        "body": data.body,
+        "person_name": data.person.name,
+        "person_age": data.person.age,
+        "person_occupation": data.person.occupation,
+    }
 
 
 def _casefold(field: str) -> Callable[[Any], str]:
@@ -415,7 +434,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
         update_schema=schemas.SectionUpdate,
         read_schema=schemas.SectionRead,
         to_in=lambda s: SectionIn(key=s.key, title=s.title, body=s.body),
-        write=_write_section,
+        columns=_section_columns,
         unique=("key", lambda d: d.key),
     ),
     PartKind(
@@ -427,7 +446,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
         update_schema=schemas.FaqUpdate,
         read_schema=schemas.FaqRead,
         to_in=lambda f: FaqIn(question=f.question, answer=f.answer, tags=list(f.tags)),
-        write=_write_faq,
+        columns=_faq_columns,
     ),
     PartKind(
         collection="side_effects",
@@ -445,7 +464,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
             urgency=e.urgency,
             when_to_contact_care_team=e.when_to_contact_care_team,
         ),
-        write=_write_side_effect,
+        columns=_side_effect_columns,
         unique=("name", _casefold("name")),
     ),
     PartKind(
@@ -457,7 +476,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
         update_schema=schemas.MonitoringUpdate,
         read_schema=schemas.MonitoringRead,
         to_in=lambda m: MonitoringIn(name=m.name, purpose=m.purpose, frequency=m.frequency),
-        write=_write_monitoring,
+        columns=_monitoring_columns,
         unique=("name", _casefold("name")),
     ),
     PartKind(
@@ -507,7 +526,7 @@ PART_KINDS: tuple[PartKind[Any, Any], ...] = (
             person=PersonIn(name=s.person_name, age=s.person_age, occupation=s.person_occupation),
             body=s.body,
         ),
-        write=_write_story,
+        columns=_story_columns,
     ),
 )
 
@@ -545,7 +564,7 @@ def create_part(session: Session, drug: Drug, kind: PartKind[PartT, InT], data: 
     )
     if kind.model is Combination:
         part.components = []
-    kind.write(session, part, data)
+    kind.fill(session, part, data)
     session.add(part)
     drug_changed(drug)
     session.flush()
@@ -569,10 +588,14 @@ def update_part(
         return part
     if kind.unique is not None:
         _check_unique(kind, drug, data, list_parts(session, drug, kind), exclude=part)
-    kind.write(session, part, data)
-    part.translations = stored_translations(data.translations)  # type: ignore[attr-defined]
-    # A change only to child rows (a regimen's components) must still advance the item's version.
-    flag_modified(part, "position")
+    translations = stored_translations(data.translations)  # type: ignore[attr-defined]
+    if kind.columns is not None:
+        write_row(session, part, {**kind.columns(data), "translations": translations})
+    else:
+        kind.fill(session, part, data)
+        part.translations = translations
+        # A change only to child rows (a regimen's components) must still advance the item's version.
+        flag_modified(part, "position")
     drug_changed(drug)
     session.flush()
     return part

@@ -16,6 +16,7 @@ from app.auth.dependencies import ContentReader, ContentWriter
 from app.core.concurrency import IfMatch
 from app.core.deps import ReadSession, WriteSession
 from app.core.errors import ProblemField, ValidationFailed, problem_responses
+from app.core.http import model_response
 from app.core.pagination import DEFAULT_LIMIT, MAX_LIMIT, Cursor, cursor_slug, encode_cursor
 from app.core.routing import GuardedRouter
 from app.core.types import SLUG_PATTERN
@@ -201,13 +202,11 @@ def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
         slug: SlugPath,
         body: create_schema,  # type: ignore[valid-type]
         session: WriteSession,
-        response: Response,
     ) -> Any:
         drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
         part = editing.create_part(session, drug, kind, body)
-        response.headers["Location"] = item_url(slug, part.id)
-        response.headers["ETag"] = kind.etag(part)
-        return kind.read(part)
+        headers = {"Location": item_url(slug, part.id), "ETag": kind.etag(part)}
+        return model_response(kind.read(part), status_code=201, headers=headers)
 
     @router.get(
         base + "/order",
@@ -252,12 +251,9 @@ def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
         summary=f"Show a {kind.label}",
         responses=READ_PROBLEMS,
     )
-    def get_part(
-        _: ContentReader, slug: SlugPath, part_id: PartId, session: ReadSession, response: Response
-    ) -> Any:
+    def get_part(_: ContentReader, slug: SlugPath, part_id: PartId, session: ReadSession) -> Any:
         part = editing.get_part(session, editing.load_drug(session, slug, with_parts=False), kind, part_id)
-        response.headers["ETag"] = kind.etag(part)
-        return kind.read(part)
+        return model_response(kind.read(part), headers={"ETag": kind.etag(part)})
 
     @router.patch(
         item,
@@ -273,13 +269,11 @@ def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
         body: update_schema,  # type: ignore[valid-type]
         if_match: IfMatch,
         session: WriteSession,
-        response: Response,
     ) -> Any:
         drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
         part = editing.get_part(session, drug, kind, part_id)
         part = editing.update_part(session, drug, kind, part, body, if_match=if_match)
-        response.headers["ETag"] = kind.etag(part)
-        return kind.read(part)
+        return model_response(kind.read(part), headers={"ETag": kind.etag(part)})
 
     @router.delete(
         item,
