@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Iterator
+from typing import Annotated, Any
 
+import anyio
 import sqlalchemy as sa
 from fastapi import Depends, Request
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from app.core.config import Settings
 from app.core.db import Database
@@ -29,28 +31,62 @@ def get_read_connection(request: Request) -> Iterator[sa.Connection]:
         yield conn
 
 
-def get_write_session(request: Request) -> Iterator[Session]:
+async def get_write_session(request: Request) -> AsyncIterator[Session]:
     """The unit of work of one write request: commits once when the handler returns, else rolls back.
 
     Before the commit, the write's revisions and audit entry are recorded in the same transaction
     (`app.audit.service.finish_write`): a write, its revision and its audit entry commit together.
-    """
-    from app.audit import service as audit
 
+    Opened on the event loop (a session does no I/O before its first statement, which runs in the
+    handler's thread) and finished in one worker thread, shielded from cancellation: a client that
+    goes away mid-commit leaves neither a half-finished unit nor an open transaction (on SQLite, the
+    write lock) behind.
+    """
     session = get_db(request).write_sessions()
     session.info["request"] = request
-    sa.event.listen(session, "before_flush", lambda s, _c, _i: audit.track_changes(s))
+    sa.event.listen(session, "before_flush", _track_changes)
     try:
         yield session
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_abandon, session)
+        raise
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_finish, session, request)
+
+
+def _track_changes(session: Session, _context: Any, _instances: Any) -> None:
+    from app.audit import service as audit
+
+    audit.track_changes(session)
+
+
+def _finish(session: Session, request: Request) -> None:
+    from app.audit import service as audit
+
+    try:
         audit.finish_write(session, request)
         session.commit()
     except BaseException:
         session.rollback()
         raise
     finally:
-        audit.clear(session)
-        session.info.pop("request", None)
-        session.close()
+        _close(session)
+
+
+def _abandon(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        _close(session)
+
+
+def _close(session: Session) -> None:
+    from app.audit import service as audit
+
+    audit.clear(session)
+    session.info.pop("request", None)
+    session.close()
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
