@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Annotated
+from typing import Annotated, cast
 
 import sqlalchemy as sa
 from fastapi import Depends, Request, Security
@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 
 from app.auth import scopes
 from app.auth import service as auth_service
-from app.auth.service import Principal
-from app.core.db import utcnow
+from app.auth.service import Authenticated, Principal
+from app.core.db import Database, DriverSelect, utcnow
 from app.core.deps import get_db
 from app.core.errors import Forbidden, Unauthorized
 
@@ -42,8 +42,9 @@ async def authenticate(
 ) -> Principal:
     """The caller's key, or 401 with `WWW-Authenticate: Bearer`.
 
-    On the event loop, with the database lookup in a worker thread: the admin router and each
-    endpoint's scope check both depend on it, and the second call is answered from `request.state`.
+    On the event loop: on SQLite the key's row is read there too (`LoopReader`), elsewhere (or when
+    SQLite is busy) in a worker thread. The admin router and each endpoint's scope check both
+    depend on it; the second call is answered from `request.state`.
     """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
@@ -52,25 +53,50 @@ async def authenticate(
         raise Unauthorized(
             "This endpoint needs an API key: send `Authorization: Bearer <key>`.", code="unauthenticated"
         )
-    principal = await run_in_threadpool(_look_up, request, credentials.credentials)
+    token = credentials.credentials
+    db = get_db(request)  # called directly: this runs on every admin route, keep its tree small
+    answered, found = _look_up_on_loop(db, token)
+    if not answered:
+        found = await run_in_threadpool(_look_up, db, token)
+    principal = _admit(found)
+    if _use_to_record(found):
+        await run_in_threadpool(_record_use, db.write_engine, principal.key_id, utcnow())
     request.state.principal = principal
     return principal
 
 
-def _look_up(request: Request, token: str) -> Principal:
-    db = get_db(request)  # called directly: this runs on every admin route, keep its tree small
+def _look_up_on_loop(db: Database, token: str) -> tuple[bool, Authenticated | None]:
+    """The token's key read on the loop's own SQLite connection: (False, None) if it could not be."""
+    prefix = auth_service.token_prefix(token)
+    if prefix is None:
+        return True, None
+    if db.loop_reader is None:
+        return False, None
+    rows = db.loop_reader.rows(cast(DriverSelect, auth_service.key_query("sqlite")), {"prefix": prefix})
+    if rows is None:
+        return False, None
+    return True, auth_service.match_key(token, rows)
+
+
+def _look_up(db: Database, token: str) -> Authenticated | None:
     with db.engine.connect() as conn:
-        found = auth_service.authenticate_token(conn, token)
+        return auth_service.authenticate_token(conn, token)
+
+
+def _admit(found: Authenticated | None) -> Principal:
     if found is None:
         raise Unauthorized(
             "The API key is not valid (malformed, unknown or revoked).",
             code="invalid_key",
             error="invalid_token",
         )
-    now = utcnow()
-    if found.last_used_at is None or now - found.last_used_at > LAST_USED_RESOLUTION:
-        _record_use(db.write_engine, found.principal.key_id, now)
     return found.principal
+
+
+def _use_to_record(found: Authenticated | None) -> bool:
+    return found is not None and (
+        found.last_used_at is None or utcnow() - found.last_used_at > LAST_USED_RESOLUTION
+    )
 
 
 def _record_use(engine: sa.Engine, key_id: int, now: dt.datetime) -> None:

@@ -8,8 +8,9 @@ import hashlib
 import hmac
 import re
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -115,11 +116,21 @@ class Authenticated:
 
 def authenticate_token(conn: sa.Connection, token: str) -> Authenticated | None:
     """The key a token belongs to, if the token is well-formed, known, matches and is not revoked."""
-    match = TOKEN_PATTERN.match(token)
-    if match is None:
+    prefix = token_prefix(token)
+    if prefix is None:
         return None
-    found = _key_by_prefix(conn.dialect.name).rows(conn, {"prefix": match.group(1)})
-    row = found[0] if found else None  # the prefix is unique
+    return match_key(token, key_query(conn.dialect.name).rows(conn, {"prefix": prefix}))
+
+
+def token_prefix(token: str) -> str | None:
+    """The key prefix of a well-formed token (what its row is found by), else None."""
+    match = TOKEN_PATTERN.match(token)
+    return match.group(1) if match is not None else None
+
+
+def match_key(token: str, rows: Sequence[Any]) -> Authenticated | None:
+    """The key of `rows` (those of the token's prefix: none or one), if the token is its and live."""
+    row = rows[0] if rows else None  # the prefix is unique
     # Constant-time comparison: how long the check takes says nothing about how much of it matched.
     if not hmac.compare_digest(hash_token(token), row.hash if row is not None else _DUMMY_HASH):
         return None
@@ -132,8 +143,9 @@ def authenticate_token(conn: sa.Connection, token: str) -> Authenticated | None:
 
 
 @functools.cache
-def _key_by_prefix(dialect: str) -> PreparedSelect:
-    # Built once (on SQLite run on the driver's cursor): every authenticated request runs it.
+def key_query(dialect: str) -> PreparedSelect:
+    """A key's row by its prefix (`:prefix`). Built once (on SQLite run on the driver's cursor, or on
+    the event loop's own connection): every authenticated request runs it."""
     table = cast(sa.Table, ApiKey.__table__)
     statement = sa.select(
         table.c.id,

@@ -10,6 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
+from urllib.request import pathname2url
 
 import orjson
 import sqlalchemy as sa
@@ -197,15 +198,21 @@ class DriverSelect:
                 self.values[name] = processor(value) if processor else value
 
     def rows(self, conn: sa.Connection, params: dict[str, Any]) -> list[Any]:
-        values = self.values
-        args = [params[name] if name in params else values[name] for name in self.names]
         if not conn.in_transaction():
             conn.begin()
         try:
-            rows = conn.connection.driver_connection.execute(self.sql, args).fetchall()  # type: ignore[union-attr]
+            return self.rows_on(conn.connection.driver_connection, params)  # type: ignore[arg-type]
         except sqlite3.Error as exc:
-            raise sa.exc.DBAPIError.instance(self.sql, args, exc, sqlite3.Error) from exc
+            raise sa.exc.DBAPIError.instance(self.sql, self._args(params), exc, sqlite3.Error) from exc
+
+    def rows_on(self, driver: sqlite3.Connection, params: dict[str, Any]) -> list[Any]:
+        """The rows on a driver connection of one's own (`LoopReader`); driver errors as they are."""
+        rows = driver.execute(self.sql, self._args(params)).fetchall()
         return rows if self.row is None else [self.row(row) for row in rows]
+
+    def _args(self, params: dict[str, Any]) -> list[Any]:
+        values = self.values
+        return [params[name] if name in params else values[name] for name in self.names]
 
 
 def _typed_row(statement: sa.Select[Any], dialect: Dialect) -> Callable[[tuple[Any, ...]], Any]:
@@ -353,6 +360,59 @@ def _bump_generation_on_every_write(sessions: sessionmaker[Session]) -> None:
         session.info.pop("bumped", None)
 
 
+class LoopReader:
+    """SQLite: read-only connections of one's own (one per thread) for point lookups on the event loop.
+
+    The API key of every admin request is one indexed row: SQLite finds it in microseconds, while a
+    worker thread hop, a pooled connection and SQLAlchemy's execution around it cost ~10 times that.
+    Reading it on the loop cannot stall the loop: WAL readers never wait for the writer, and these
+    connections wait for no lock at all (busy timeout 0), so the rare lock they meet (a checkpoint
+    resetting the WAL) answers None and the caller takes its worker-thread path. Each statement is
+    its own transaction, which sees every commit before it: a key revoked is refused at once.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._opened: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+
+    def rows(self, select: DriverSelect, params: dict[str, Any]) -> list[Any] | None:
+        """The rows, or None when SQLite could not answer at once (busy, locked, unavailable)."""
+        try:
+            return select.rows_on(self._connection(), params)
+        except sqlite3.Error:
+            self.close_own()  # a broken connection is not reused; the next call opens another
+            return None
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # `mode=rw`: a missing file is an error here, never a new empty database.
+            uri = f"file:{pathname2url(str(Path(self.path).resolve()))}?mode=rw"
+            conn = sqlite3.connect(uri, uri=True, timeout=0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA query_only=ON")
+            with self._guard:
+                self._opened.append(conn)
+            self._local.conn = conn
+        return conn
+
+    def close_own(self) -> None:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is not None:
+            self._local.conn = None
+            with self._guard:
+                self._opened.remove(conn)
+            conn.close()
+
+    def close(self) -> None:
+        with self._guard:
+            opened, self._opened = self._opened, []
+        for conn in opened:
+            conn.close()
+        self._local = threading.local()
+
+
 class Database:
     """The engines of one app instance: reads, and (on SQLite) a writer that takes the lock first."""
 
@@ -370,6 +430,12 @@ class Database:
         info = {"default_locale": settings.default_locale}
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, info=info)
+        database = self.engine.url.database
+        self.loop_reader = (
+            LoopReader(database)
+            if self.engine.dialect.name == "sqlite" and database and database != ":memory:"
+            else None
+        )
         _bump_generation_on_every_write(self.write_sessions)
 
     @property
@@ -383,6 +449,8 @@ class Database:
         return self.write_sessions()
 
     def dispose(self) -> None:
+        if self.loop_reader is not None:
+            self.loop_reader.close()
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()

@@ -11,9 +11,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+from app.auth import service as auth_service
 from app.auth.scopes import ROLE_SCOPES
+from app.cli import unit_of_work
 from app.core.concurrency import IF_MATCH_PATTERN
 from app.core.config import Settings
+from app.core.db import Database
 from app.main import create_app
 from tests.admin.conftest import ADMIN, Admin
 from tests.helpers import assert_problem
@@ -144,6 +149,46 @@ def test_revoked_key_stops_working_at_once(admin: Admin) -> None:
     assert_problem(admin.client.get(f"{ADMIN}/drugs", headers=headers), 401, "invalid_key")
     created_drug = admin.client.post(f"{ADMIN}/drugs", headers=headers, json={"slug": "x", "name": "X"})
     assert_problem(created_drug, 401, "invalid_key")
+
+
+def test_a_key_revoked_by_another_process_is_refused_at_once(admin: Admin, settings: Settings) -> None:
+    """On SQLite the key is read on the event loop's own connection (`LoopReader`): it must see a
+    commit made elsewhere (here: the CLI's way, its own engine) on the very next request."""
+    token = admin.tokens["editor"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert admin.client.get(f"{ADMIN}/drugs", headers=headers).status_code == 200
+
+    db = Database(settings)
+    try:
+        with unit_of_work(db) as session:
+            key = auth_service.find_key(session, auth_service.token_prefix(token) or "")
+            assert key is not None
+            auth_service.revoke_key(session, key)
+    finally:
+        db.dispose()
+
+    assert_problem(admin.client.get(f"{ADMIN}/drugs", headers=headers), 401, "invalid_key")
+
+
+def test_keys_are_read_in_a_worker_thread_when_the_loop_cannot_read_them(
+    admin: Admin, settings: Settings, tmp_path: Path
+) -> None:
+    """A loop connection that cannot answer at once (SQLite busy, or here: its file unopenable)
+    hands the lookup to a worker thread: the caller sees no difference, and no file is created."""
+    db = admin.client.app.state.db  # type: ignore[attr-defined]
+    if db.loop_reader is None:
+        pytest.skip("PostgreSQL reads keys in a worker thread always")
+    missing = tmp_path / "missing.db"
+    db.loop_reader.close()
+    db.loop_reader.path = str(missing)
+
+    assert admin.get("/drugs", role="viewer").status_code == 200
+    assert_problem(
+        admin.client.get(f"{ADMIN}/drugs", headers={"Authorization": "Bearer dik_00000000_" + "A" * 43}),
+        401,
+        "invalid_key",
+    )
+    assert not missing.exists()
 
 
 def test_keys_in_the_url_are_never_accepted(admin: Admin) -> None:
