@@ -14,6 +14,7 @@ tells it its prefix; until then it behaves as a plain `APIRouter`.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
@@ -21,6 +22,8 @@ from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
 from starlette.routing import Match, compile_path
 from starlette.types import Scope
+
+from app.core.deps import finish_in_handler_thread
 
 _GROUP_NAME = re.compile(r"\(\?P<[^>]+>")
 
@@ -31,6 +34,9 @@ class GuardedRouter(APIRouter):
     mounted_at: str | None = None
     _guard: re.Pattern[str] | None = None
     _guard_key: tuple[str, int] | None = None
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().add_api_route(path, finish_in_handler_thread(endpoint), **kwargs)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         guard = self.path_guard()
