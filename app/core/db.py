@@ -427,7 +427,8 @@ class Database:
             _make_engine(settings, immediate=True) if self.engine.dialect.name == "sqlite" else self.engine
         )
         # Sessions carry the default locale: the search index needs the language of the base text.
-        info = {"default_locale": settings.default_locale}
+        # And the revisions this process recorded from the tables (`app.audit.service.RECORDED`).
+        info = {"default_locale": settings.default_locale, "druginfo.revisions_recorded": {}}
         self.read_sessions = sessionmaker(self.engine, expire_on_commit=False, info=info)
         self.write_sessions = sessionmaker(self.write_engine, expire_on_commit=False, info=info)
         database = self.engine.url.database

@@ -105,8 +105,9 @@ def refuse_slug_change_in_use(published_by: Sequence[str]) -> None:
         raise Conflict(detail, errors=[ProblemField(pointer="/slug", detail=detail, code="in_use")])
 
 
-def drug_changed(drug: Drug) -> None:
-    """The drug's document changed: its version and `updated_at` advance.
+def drug_changed(drug: Drug, piece: str = audit.EVERYTHING) -> None:
+    """The drug's document changed (in `piece`: a part list, or "drug" for its own fields): its
+    version and `updated_at` advance.
 
     Every write to a drug or its parts (create, edit, reorder, link, delete) ends here, inside the
     request's transaction, before the final flush: the one place where a revision and an audit
@@ -114,6 +115,7 @@ def drug_changed(drug: Drug) -> None:
     """
     session = object_session(drug)
     state = sa.inspect(drug)
+    version = drug.version or 0
     if session is not None and state.persistent and not state.modified:
         # Only the version and time change (a part was edited): written now, without the unit of work.
         write_row(session, drug, {"updated_at": utcnow()})
@@ -122,7 +124,7 @@ def drug_changed(drug: Drug) -> None:
         drug.updated_at = utcnow()
     # The revision (complete document) and audit entry are recorded once, before the commit.
     if session is not None:
-        audit.register_change(session, drug)
+        audit.register_change(session, drug, piece, version=version)
 
 
 def load_drug(session: Session, slug: str, *, for_update: bool = False, with_parts: bool = True) -> Drug:
@@ -240,7 +242,7 @@ def update_drug(session: Session, drug: Drug, changes: schemas.DrugUpdate, *, if
     drug.drug_class = data.drug_class
     drug.summary = data.summary
     drug.disclaimer = data.disclaimer
-    drug_changed(drug)
+    drug_changed(drug, "drug")
     session.flush()
     return drug
 
@@ -249,7 +251,7 @@ def delete_drug(session: Session, drug: Drug, *, if_match: str) -> None:
     """Soft delete: the draft disappears from the admin API; rows (and history) are kept."""
     check_etag(if_match, schemas.drug_etag(drug))
     drug.deleted_at = utcnow()
-    drug_changed(drug)
+    drug_changed(drug, "drug")
     session.flush()
 
 
@@ -566,7 +568,7 @@ def create_part(session: Session, drug: Drug, kind: PartKind[PartT, InT], data: 
         part.components = []
     kind.fill(session, part, data)
     session.add(part)
-    drug_changed(drug)
+    drug_changed(drug, kind.collection)
     session.flush()
     return part
 
@@ -596,7 +598,7 @@ def update_part(
         part.translations = translations
         # A change only to child rows (a regimen's components) must still advance the item's version.
         flag_modified(part, "position")
-    drug_changed(drug)
+    drug_changed(drug, kind.collection)
     session.flush()
     return part
 
@@ -606,7 +608,7 @@ def delete_part(
 ) -> None:
     check_etag(if_match, kind.etag(part))
     session.delete(part)
-    drug_changed(drug)
+    drug_changed(drug, kind.collection)
     session.flush()
 
 
@@ -636,7 +638,7 @@ def reorder_parts(
     ordered = [by_id[part_id] for part_id in ids]
     for n, part in enumerate(ordered):
         set_committed_value(part, "position", n)
-    drug_changed(drug)
+    drug_changed(drug, kind.collection)
     session.flush()
     return ordered
 
@@ -712,7 +714,7 @@ def link_resource(session: Session, drug: Drug, resource: SupportResource) -> Dr
     position = max((link.position for link in links), default=-1) + 1
     link = DrugSupportResource(drug_id=drug.id, position=position, resource=resource)
     session.add(link)
-    drug_changed(drug)
+    drug_changed(drug, "support_resources")
     session.flush()
     return link
 
@@ -720,7 +722,7 @@ def link_resource(session: Session, drug: Drug, resource: SupportResource) -> Dr
 def unlink_resource(session: Session, drug: Drug, link: DrugSupportResource, *, if_match: str) -> None:
     check_etag(if_match, link_etag(link))
     session.delete(link)
-    drug_changed(drug)
+    drug_changed(drug, "support_resources")
     session.flush()
 
 
@@ -751,6 +753,6 @@ def reorder_links(
     ordered = [by_slug[slug] for slug in slugs]
     for n, link in enumerate(ordered):
         link.position = n  # links carry no version of their own; the drug's version covers them
-    drug_changed(drug)
+    drug_changed(drug, "support_resources")
     session.flush()
     return ordered

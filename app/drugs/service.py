@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -263,7 +263,28 @@ def _snapshot_queries(dialect: str) -> dict[str, PreparedSelect]:
     return {name: prepare_select(statement, dialect) for name, statement in statements.items()}
 
 
-def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
+# The drug's own fields, in the order the document holds them (before its part lists).
+_HEAD = (
+    "slug",
+    "name",
+    "brand_names",
+    "drug_class",
+    "summary",
+    "codes",
+    "status",
+    "review",
+    "disclaimer",
+    "sources",
+)
+
+
+def snapshot_of(
+    session: Session,
+    drug_id: int,
+    *,
+    reuse: Mapping[str, Any] | None = None,
+    changed: Collection[str] = (),
+) -> dict[str, Any]:
     """The complete, self-contained document of a drug as flushed in this transaction: its content
     plus what it refers to, and the ids of its parts.
 
@@ -271,30 +292,23 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
     as plain dicts, rather than loaded as the ORM aggregate and dumped through the bundle schemas
     (about ten times the cost, measured). What it stores went through those schemas on its way in,
     so this is exactly `to_drug_in(...).model_dump(mode="json")` and friends (tested).
+
+    `reuse`: this drug's snapshot at the state the current write started from (its latest revision,
+    when `app.audit.service` knows this process recorded it from the tables). Then only the part
+    lists named in `changed` (or the drug's own fields, `"drug"`) are read again, with what other
+    records contribute (conditions, support resources, the drugs a regimen names); the rest is
+    taken from `reuse`. The result is the same document, key for key (tested).
     """
     conn = session.connection()
     q = _snapshot_queries(conn.dialect.name)
     by_drug = {"drug_id": drug_id}
-    (drug,) = q["drug"].rows(conn, by_drug)
-    codes, sources, sections, faqs, side_effects, monitoring, stories, combinations = (
-        q[name].rows(conn, by_drug)
-        for name in (
-            "codes",
-            "sources",
-            "sections",
-            "faqs",
-            "side_effects",
-            "monitoring",
-            "stories",
-            "combinations",
-        )
-    )
-    indications = q["indications"].rows(conn, by_drug)
-    resources = q["resources"].rows(conn, by_drug)
-    components: dict[int, list[dict[str, Any]]] = {c.id: [] for c in combinations}
-    if combinations:
-        for row in q["components"].rows(conn, by_drug):
-            components[row.combination_id].append({"name": row.name, "drug": row.slug, "role": row.role})
+    old: Mapping[str, Any] = reuse["drug"] if reuse is not None else {}
+    old_ids: Mapping[str, Any] = reuse["ids"] if reuse is not None else {}
+
+    def fresh(piece: str) -> bool:
+        """Whether to read it again (indications and support resources always are: they carry
+        other records' content; so are combinations whenever the drug has any)."""
+        return reuse is None or piece in changed
 
     def with_translations(item: dict[str, Any], kind: str, stored: dict[str, Any] | None) -> dict[str, Any]:
         if stored:
@@ -304,8 +318,10 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
     def day(value: dt.date | None) -> str | None:
         return value.isoformat() if value is not None else None
 
-    document = with_translations(
-        {
+    if fresh("drug"):
+        (drug,) = q["drug"].rows(conn, by_drug)
+        codes, sources = q["codes"].rows(conn, by_drug), q["sources"].rows(conn, by_drug)
+        head = {
             "slug": drug.slug,
             "name": drug.name,
             "brand_names": list(drug.brand_names),
@@ -330,83 +346,76 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
                 }
                 for s in sources
             ],
-            "sections": [
-                with_translations(
-                    {"key": s.key, "title": s.title, "body": s.body}, "sections", s.translations
-                )
-                for s in sections
-            ],
-            "faqs": [
-                with_translations(
-                    {"question": f.question, "answer": f.answer, "tags": list(f.tags)}, "faqs", f.translations
-                )
-                for f in faqs
-            ],
-            "side_effects": [
-                with_translations(
-                    {
-                        "name": e.name,
-                        "seriousness": e.seriousness,
-                        "description": e.description,
-                        "management_tips": list(e.management_tips),
-                        "urgency": e.urgency,
-                        "when_to_contact_care_team": e.when_to_contact_care_team,
-                    },
-                    "side_effects",
-                    e.translations,
-                )
-                for e in side_effects
-            ],
-            "monitoring": [
-                with_translations(
-                    {"name": m.name, "purpose": m.purpose, "frequency": m.frequency},
-                    "monitoring",
-                    m.translations,
-                )
-                for m in monitoring
-            ],
-            "indications": [
-                with_translations(
-                    {"condition": i.condition_slug, "status": i.status, "notes": i.notes},
-                    "indications",
-                    i.translations,
-                )
-                for i in indications
-            ],
-            "combinations": [
-                with_translations(
-                    {
-                        "name": c.name,
-                        "components": components[c.id],
-                        "rationale": c.rationale,
-                        "notes": c.notes,
-                    },
-                    "combinations",
-                    c.translations,
-                )
-                for c in combinations
-            ],
-            "stories": [
-                with_translations(
-                    {
-                        "title": s.title,
-                        "person": {
-                            "name": s.person_name,
-                            "age": s.person_age,
-                            "occupation": s.person_occupation,
-                        },
-                        "body": s.body,
-                    },
-                    "stories",
-                    s.translations,
-                )
-                for s in stories
-            ],
-            "support_resources": [r.slug for r in resources],
-        },
-        "drug",
-        drug.translations,
+        }
+        translations = _dumped_translations("drug", drug.translations) if drug.translations else None
+    else:
+        head = {key: old[key] for key in _HEAD}
+        translations = old.get("translations")
+
+    lists: dict[str, list[Any]] = {}
+    ids: dict[str, list[int]] = {}
+
+    def part(name: str, build: Callable[[Any], dict[str, Any]]) -> Sequence[Any]:
+        """The rows of one part list, each built into its item (and the list's ids noted)."""
+        rows = q[name].rows(conn, by_drug)
+        lists[name] = [with_translations(build(row), name, row.translations) for row in rows]
+        ids[name] = [row.id for row in rows]
+        return rows
+
+    if fresh("sections"):
+        part("sections", lambda s: {"key": s.key, "title": s.title, "body": s.body})
+    if fresh("faqs"):
+        part("faqs", lambda f: {"question": f.question, "answer": f.answer, "tags": list(f.tags)})
+    if fresh("side_effects"):
+        part(
+            "side_effects",
+            lambda e: {
+                "name": e.name,
+                "seriousness": e.seriousness,
+                "description": e.description,
+                "management_tips": list(e.management_tips),
+                "urgency": e.urgency,
+                "when_to_contact_care_team": e.when_to_contact_care_team,
+            },
+        )
+    if fresh("monitoring"):
+        part("monitoring", lambda m: {"name": m.name, "purpose": m.purpose, "frequency": m.frequency})
+    indications = part(
+        "indications", lambda i: {"condition": i.condition_slug, "status": i.status, "notes": i.notes}
     )
+    if reuse is None or "combinations" in changed or old["combinations"]:
+        # A regimen names other drugs by slug: read again whenever the drug has any.
+        combinations = q["combinations"].rows(conn, by_drug)
+        components: dict[int, list[dict[str, Any]]] = {c.id: [] for c in combinations}
+        if combinations:
+            for row in q["components"].rows(conn, by_drug):
+                components[row.combination_id].append({"name": row.name, "drug": row.slug, "role": row.role})
+        lists["combinations"] = [
+            with_translations(
+                {"name": c.name, "components": components[c.id], "rationale": c.rationale, "notes": c.notes},
+                "combinations",
+                c.translations,
+            )
+            for c in combinations
+        ]
+        ids["combinations"] = [c.id for c in combinations]
+    if fresh("stories"):
+        part(
+            "stories",
+            lambda s: {
+                "title": s.title,
+                "person": {"name": s.person_name, "age": s.person_age, "occupation": s.person_occupation},
+                "body": s.body,
+            },
+        )
+    resources = q["resources"].rows(conn, by_drug)
+
+    document: dict[str, Any] = dict(head)
+    for name in ("sections", "faqs", "side_effects", "monitoring", "indications", "combinations", "stories"):
+        document[name] = lists[name] if name in lists else old[name]
+    document["support_resources"] = [r.slug for r in resources]
+    if translations:
+        document["translations"] = translations
     return {
         "drug": document,
         "conditions": [
@@ -434,14 +443,7 @@ def snapshot_of(session: Session, drug_id: int) -> dict[str, Any]:
             )
             for r in resources
         ],
-        "ids": {
-            name: [row.id for row in rows]
-            for name, rows in zip(
-                ORDERED_PARTS,
-                (sections, faqs, side_effects, monitoring, indications, combinations, stories),
-                strict=True,
-            )
-        },
+        "ids": {name: ids[name] if name in ids else old_ids[name] for name in ORDERED_PARTS},
     }
 
 

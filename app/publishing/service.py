@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
@@ -61,18 +62,27 @@ def latest_revision(session: Session, drug_id: int) -> DrugRevision | None:
     ).first()
 
 
-def latest_document(session: Session, drug_id: int) -> tuple[int, dict[str, Any]] | None:
-    """The number and document of the drug's latest revision (Core: every write reads it)."""
+@dataclass(frozen=True, slots=True)
+class LatestDocument:
+    number: int
+    drug_version: int  # the drug's version when it was recorded
+    document: dict[str, Any]
+
+
+def latest_document(session: Session, drug_id: int) -> LatestDocument | None:
+    """The drug's latest revision: number, drug version and document (Core: every write reads it)."""
     conn = session.connection()
     rows = _latest_document_statement(conn.dialect.name).rows(conn, {"drug_id": drug_id})
-    return (int(rows[0].number), rows[0].document) if rows else None
+    if not rows:
+        return None
+    return LatestDocument(int(rows[0].number), int(rows[0].drug_version), rows[0].document)
 
 
 @functools.cache
 def _latest_document_statement(dialect: str) -> PreparedSelect:
     revision = cast(sa.Table, DrugRevision.__table__)
     statement = (
-        sa.select(revision.c.number, revision.c.document)
+        sa.select(revision.c.number, revision.c.drug_version, revision.c.document)
         .where(revision.c.drug_id == sa.bindparam("drug_id"))
         .order_by(revision.c.number.desc())
         .limit(1)

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
+from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from app.core.config import Settings
-from app.core.db import Database
+from app.cli import unit_of_work
+from app.core.config import Settings, normalize_database_url
+from app.core.db import Database, make_null_pool_engine
+from app.drugs import editing
 from app.drugs import service as drug_service
 from app.drugs.models import Drug
+from app.main import create_app
+from app.publishing import service as publishing
+from tests.admin.conftest import Admin, create_tokens
 from tests.factories import import_into, synthetic_drug
 
 TRANSLATED_DRUG = synthetic_drug(
@@ -146,3 +154,164 @@ def test_revisions_hold_the_snapshot_of_the_draft(seeded: Settings) -> None:
             assert document == orm_snapshot(session, "testdrug-everything")
     finally:
         db.dispose()
+
+
+def latest_revision_document(settings: Settings, slug: str) -> dict[str, Any]:
+    db = Database(settings)
+    try:
+        with db.read_sessions() as session:
+            drug_id = session.scalar(sa.select(Drug.id).where(Drug.slug == slug))
+            assert drug_id is not None
+            latest = publishing.latest_document(session, drug_id)
+            assert latest is not None
+            return latest.document
+    finally:
+        db.dispose()
+
+
+def full_snapshot(settings: Settings, slug: str) -> dict[str, Any]:
+    db = Database(settings)
+    try:
+        with db.read_sessions() as session:
+            return orm_snapshot(session, slug)
+    finally:
+        db.dispose()
+
+
+@pytest.fixture
+def everything(seeded: Settings) -> Iterator[tuple[Admin, Settings]]:
+    """The management API on the seed plus `testdrug-everything` (every kind of part, translated)."""
+    import_into(seeded, BUNDLE)
+    with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
+        yield Admin(client, create_tokens(seeded)), seeded
+
+
+def item(admin: Admin, kind: str, n: int = 0) -> dict[str, Any]:
+    items: list[dict[str, Any]] = admin.get(f"/drugs/testdrug-everything/{kind}").json()["items"]
+    return items[n]
+
+
+def test_each_edits_revision_is_the_drafts_complete_document(everything: tuple[Admin, Settings]) -> None:
+    """An edit's revision reads again only what the edit changed and what other records contribute
+    (`snapshot_of(reuse=...)`): after every kind of write, and after writes to those other records,
+    it must still be exactly the draft's complete document."""
+    admin, settings = everything
+    slug = "testdrug-everything"
+    base = f"/drugs/{slug}"
+
+    def edit(kind: str, changes: dict[str, Any], n: int = 0) -> None:
+        part = item(admin, kind, n)
+        response = admin.patch(f"{base}/{kind}/{part['id']}", changes, etag=part["etag"])
+        assert response.status_code == 200, response.text
+
+    def assert_revision_is_the_draft(after: str) -> None:
+        assert latest_revision_document(settings, slug) == full_snapshot(settings, slug), after
+
+    edit("faqs", {"answer": "First edit."})  # the first since the import: read in full
+    assert_revision_is_the_draft("the first edit")
+    steps: list[tuple[str, Any]] = [
+        ("faq", lambda: edit("faqs", {"answer": "Second edit.", "tags": ["x"]})),
+        ("faq translation", lambda: edit("faqs", {"translations": {"fr": {"answer": "Réponse."}}}, 1)),
+        ("section", lambda: edit("sections", {"body": "New *body*."}, 1)),
+        ("side effect", lambda: edit("side-effects", {"management_tips": ["Sleep."]})),
+        ("monitoring", lambda: edit("monitoring", {"frequency": "Monthly (synthetic)."})),
+        ("story", lambda: edit("stories", {"person": {"name": "Alex", "age": 41}})),
+        ("indication", lambda: edit("indications", {"notes": "Changed."})),
+        ("combination", lambda: edit("combinations", {"rationale": "Because."})),
+        ("new faq", lambda: admin.created(f"{base}/faqs", {"question": "Q3?", "answer": "A3."})),
+        (
+            "reordered sections",
+            lambda: admin.put(
+                f"{base}/sections/order",
+                {"ids": list(reversed(admin.get(f"{base}/sections/order").json()["ids"]))},
+                etag=admin.get(f"{base}/sections/order").json()["etag"],
+            ),
+        ),
+        (
+            "deleted story",
+            lambda: admin.delete(
+                f"{base}/stories/{item(admin, 'stories')['id']}", etag=item(admin, "stories")["etag"]
+            ),
+        ),
+        (
+            "the drug's own fields",
+            lambda: admin.patch(
+                base, {"summary": "New.", "codes": {"atc": "T00X02"}}, etag=admin.get(base).json()["etag"]
+            ),
+        ),
+    ]
+    for name, step in steps:
+        result = step()
+        if isinstance(result, httpx.Response):
+            assert result.status_code < 300, (name, result.text)
+        assert_revision_is_the_draft(name)
+
+    # What other records contribute changes without a revision of the drug; the next edit shows it.
+    condition = admin.get("/conditions/test-condition-a").json()
+    renamed = admin.patch("/conditions/test-condition-a", {"name": "Condition A2"}, etag=condition["etag"])
+    assert renamed.status_code == 200, renamed.text
+    resource = admin.get("/support-resources/test-resource").json()
+    retitled = admin.patch("/support-resources/test-resource", {"title": "Retitled"}, etag=resource["etag"])
+    assert retitled.status_code == 200, retitled.text
+    edit("faqs", {"answer": "After the shared edits."})
+    assert_revision_is_the_draft("shared records edited")
+    assert latest_revision_document(settings, slug)["conditions"][1]["name"] == "Condition A2"
+
+    # A write by another process (its own engines): this one must not take its revision as its own.
+    db = Database(settings)
+    try:
+        with unit_of_work(db) as session:
+            drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
+            kind = next(k for k in editing.PART_KINDS if k.collection == "sections")
+            section = editing.list_parts(session, drug, kind)[0]
+            editing.update_part(
+                session,
+                drug,
+                kind,
+                section,
+                kind.update_schema(body="Elsewhere."),
+                if_match=kind.etag(section),
+            )
+    finally:
+        db.dispose()
+    edit("faqs", {"answer": "After the other process."})
+    assert_revision_is_the_draft("another process's write")
+
+
+def test_an_edits_revision_reads_the_parts_it_did_not_change_from_the_last_one(
+    everything: tuple[Admin, Settings],
+) -> None:
+    """How the reuse works, seen from outside: a section changed behind the app's back (no revision,
+    no version: something no write path does) is not read again by a FAQ edit's revision; the next
+    section edit reads the sections and shows it."""
+    admin, settings = everything
+    slug = "testdrug-everything"
+    base = f"/drugs/{slug}"
+    for answer in ("One.", "Two."):  # the first is read in full and recorded; the second reuses it
+        faq = item(admin, "faqs")
+        assert (
+            admin.patch(f"{base}/faqs/{faq['id']}", {"answer": answer}, etag=faq["etag"]).status_code == 200
+        )
+
+    engine = make_null_pool_engine(normalize_database_url(settings.database_url))
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE drug_section SET body = 'Behind the back.' WHERE key = 'mechanism'"))
+    engine.dispose()
+    faq = item(admin, "faqs")
+    assert admin.patch(f"{base}/faqs/{faq['id']}", {"answer": "Three."}, etag=faq["etag"]).status_code == 200
+    sections = latest_revision_document(settings, slug)["drug"]["sections"]
+    assert [s["body"] for s in sections] == ["One.", "*Two*."]
+    assert latest_revision_document(settings, slug)["drug"]["faqs"][0]["answer"] == "Three."
+
+    section = item(admin, "sections")
+    assert (
+        admin.patch(
+            f"{base}/sections/{section['id']}", {"title": "Intro 2"}, etag=section["etag"]
+        ).status_code
+        == 200
+    )
+    assert latest_revision_document(settings, slug) == full_snapshot(settings, slug)
+    assert [s["body"] for s in latest_revision_document(settings, slug)["drug"]["sections"]] == [
+        "One.",
+        "Behind the back.",
+    ]
