@@ -9,6 +9,9 @@ A `GuardedRouter` first matches the path against one regular expression made of 
 paths (at the prefix it is included with), and answers "not here" at once when none fits; when one
 fits, FastAPI matches as it always does, methods (405) included. Include one with `include`, which
 tells it its prefix; until then it behaves as a plain `APIRouter`.
+
+Its plain `def` handlers also finish their write session (revisions, audit entry, commit) in their
+own worker thread as they return (`app.core.deps.finish_in_handler_thread`).
 """
 
 from __future__ import annotations

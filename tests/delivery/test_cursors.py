@@ -35,9 +35,14 @@ def _drug(letter: str) -> dict[str, Any]:
 
 @pytest.fixture
 def admin(client: TestClient, settings: Settings) -> Admin:
-    """Three published synthetic drugs (A, B, C: nine items in each list), and the management API."""
+    """Three published synthetic drugs (A, B, C: nine items in each list), and the management API.
+
+    The keys first: they are another process's write, which the app would learn of only at its next
+    poll, between two requests of a test (a ranked cursor then expires); the import, in the app's
+    own process, brings it up to date at once."""
+    tokens = create_tokens(settings)
     import_into(client, {"drugs": [_drug(letter) for letter in "abc"]})
-    return Admin(client, create_tokens(settings))
+    return Admin(client, tokens)
 
 
 def _key(item: dict[str, Any]) -> tuple[str, int]:

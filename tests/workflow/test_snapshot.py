@@ -182,8 +182,9 @@ def full_snapshot(settings: Settings, slug: str) -> dict[str, Any]:
 def everything(seeded: Settings) -> Iterator[tuple[Admin, Settings]]:
     """The management API on the seed plus `testdrug-everything` (every kind of part, translated)."""
     import_into(seeded, BUNDLE)
+    tokens = create_tokens(seeded)
     with TestClient(create_app(seeded), raise_server_exceptions=False) as client:
-        yield Admin(client, create_tokens(seeded)), seeded
+        yield Admin(client, tokens), seeded
 
 
 def item(admin: Admin, kind: str, n: int = 0) -> dict[str, Any]:
