@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -156,26 +157,29 @@ def test_revisions_hold_the_snapshot_of_the_draft(seeded: Settings) -> None:
         db.dispose()
 
 
-def latest_revision_document(settings: Settings, slug: str) -> dict[str, Any]:
+@contextmanager
+def read_session(settings: Settings) -> Iterator[Session]:
+    """A session of its own on the database (as another process would read it)."""
     db = Database(settings)
     try:
         with db.read_sessions() as session:
-            drug_id = session.scalar(sa.select(Drug.id).where(Drug.slug == slug))
-            assert drug_id is not None
-            latest = publishing.latest_document(session, drug_id)
-            assert latest is not None
-            return latest.document
+            yield session
     finally:
         db.dispose()
+
+
+def latest_revision_document(settings: Settings, slug: str) -> dict[str, Any]:
+    with read_session(settings) as session:
+        drug_id = session.scalar(sa.select(Drug.id).where(Drug.slug == slug))
+        assert drug_id is not None
+        latest = publishing.latest_document(session, drug_id)
+        assert latest is not None
+        return latest.document
 
 
 def full_snapshot(settings: Settings, slug: str) -> dict[str, Any]:
-    db = Database(settings)
-    try:
-        with db.read_sessions() as session:
-            return orm_snapshot(session, slug)
-    finally:
-        db.dispose()
+    with read_session(settings) as session:
+        return orm_snapshot(session, slug)
 
 
 @pytest.fixture
