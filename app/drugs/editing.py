@@ -1,8 +1,9 @@
 """Edits of a drug's working draft (management API). Services flush; the request commits once.
 
-Every write locks the drug's row first (`SELECT ... FOR UPDATE` on PostgreSQL; on SQLite the write
-transaction already holds the database lock from `BEGIN IMMEDIATE`), so writes to one drug are
-serialized and each checks `If-Match` against fresh data. The mappers' `version_id_col` makes every
+Every write locks the drug's row first (`SELECT ... FOR UPDATE` on PostgreSQL, with the item's row
+in the same statement for a write to one item; on SQLite the write transaction already holds the
+database lock from `BEGIN IMMEDIATE`), so writes to one drug are serialized and each checks
+`If-Match` against fresh data. The mappers' `version_id_col` makes every
 UPDATE `... WHERE version = :seen` as well, so even without the lock a lost update is impossible.
 Every change to a part also advances the drug's `version` and `updated_at`.
 
@@ -296,6 +297,25 @@ class PartKind(Generic[PartT, InT]):
             .options(*self.load_options)
         )
 
+    @functools.cached_property
+    def with_drug(self) -> dict[bool, sa.Select[Any]]:
+        """One item (`part_id`) with its drug (`slug`, not deleted); `True`: the drug's row locked."""
+        model: Any = self.model
+        query = (
+            sa.select(Drug, model)
+            .join(model, model.drug_id == Drug.id)
+            .where(
+                Drug.slug == sa.bindparam("slug"),
+                Drug.deleted_at.is_(None),
+                model.id == sa.bindparam("part_id"),
+            )
+            .options(*self.load_options)
+        )
+        # Both rows locked: on PostgreSQL a statement that waited for a lock reads the rows it locks
+        # as they are after the wait, the others as they were before it (a stale item would pass
+        # `If-Match` and fail its UPDATE without the current ETag).
+        return {False: query, True: query.with_for_update(of=(Drug, model))}
+
     def etag(self, part: PartT) -> str:
         return row_etag(self.model.__tablename__, part.id, part.version)
 
@@ -335,6 +355,22 @@ def list_parts(session: Session, drug: Drug, kind: PartKind[PartT, Any]) -> list
             .options(*kind.load_options)
         )
     )
+
+
+def load_part(
+    session: Session, slug: str, kind: PartKind[PartT, Any], part_id: int, *, for_update: bool = False
+) -> tuple[Drug, PartT]:
+    """The drug (its row locked with `for_update`, as `load_drug`) and one of its items, in one query.
+
+    Every request about one item runs it: one statement through the ORM instead of two. A miss
+    asks again item by item, to say which of the two is missing (404 `drug_not_found` or the
+    item's own code)."""
+    found = session.execute(kind.with_drug[for_update], {"slug": slug, "part_id": part_id}).one_or_none()
+    if found is None:
+        drug = load_drug(session, slug, for_update=for_update, with_parts=False)  # 404 without the drug
+        return drug, get_part(session, drug, kind, part_id)
+    drug, part = found
+    return drug, part
 
 
 def get_part(session: Session, drug: Drug, kind: PartKind[PartT, Any], part_id: int) -> PartT:

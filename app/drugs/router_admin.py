@@ -252,7 +252,7 @@ def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
         responses=READ_PROBLEMS,
     )
     def get_part(_: ContentReader, slug: SlugPath, part_id: PartId, session: ReadSession) -> Any:
-        part = editing.get_part(session, editing.load_drug(session, slug, with_parts=False), kind, part_id)
+        part = editing.load_part(session, slug, kind, part_id)[1]
         return model_response(kind.read(part), headers={"ETag": kind.etag(part)})
 
     @router.patch(
@@ -270,8 +270,7 @@ def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
         if_match: IfMatch,
         session: WriteSession,
     ) -> Any:
-        drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
-        part = editing.get_part(session, drug, kind, part_id)
+        drug, part = editing.load_part(session, slug, kind, part_id, for_update=True)
         part = editing.update_part(session, drug, kind, part, body, if_match=if_match)
         return model_response(kind.read(part), headers={"ETag": kind.etag(part)})
 
@@ -286,10 +285,8 @@ def _part_router(kind: PartKind[Any, Any]) -> GuardedRouter:
     def delete_part(
         _: ContentWriter, slug: SlugPath, part_id: PartId, if_match: IfMatch, session: WriteSession
     ) -> Response:
-        drug = editing.load_drug(session, slug, for_update=True, with_parts=False)
-        editing.delete_part(
-            session, drug, kind, editing.get_part(session, drug, kind, part_id), if_match=if_match
-        )
+        drug, part = editing.load_part(session, slug, kind, part_id, for_update=True)
+        editing.delete_part(session, drug, kind, part, if_match=if_match)
         return Response(status_code=204)
 
     return router
