@@ -195,7 +195,13 @@ def _created_key(changes: list[dict[str, Any]] | None) -> str | None:
 
 
 def revise(
-    session: Session, drug: Drug, *, message: str, action: str, change: Change | None = None
+    session: Session,
+    drug: Drug,
+    *,
+    message: str,
+    action: str,
+    change: Change | None = None,
+    expire: bool = True,
 ) -> DrugRevision:
     """Record the drug's current document as a revision, with an audit entry holding the diff.
 
@@ -240,14 +246,16 @@ def revise(
         changes={"revision": revision.number, "diff": diff_documents(before, revision.document)},
     )
     mark_revised(session, drug)
-    # The drug's loaded collections may not match its rows any more (parts added or removed by id):
-    # whoever reads the aggregate after this reloads it (`app.revisions.router.drug_read`).
-    session.expire(drug)
+    if expire:
+        # The drug's loaded collections may not match its rows any more (parts added or removed by
+        # id): whoever reads the aggregate after this reloads it (`app.revisions.router.drug_read`).
+        session.expire(drug)
     return revision
 
 
-def record_pending(session: Session) -> None:
-    """Record the revisions of the drugs changed so far (a handler may call it to answer with them)."""
+def record_pending(session: Session, *, expire: bool = True) -> None:
+    """Record the revisions of the drugs changed so far (a handler may call it to answer with them;
+    `expire=False` when nothing reads the drugs after, as at the end of the request)."""
     request: Request | None = session.info.get("request")
     changed: dict[Drug, Change] = session.info.pop("changed_drugs", {})
     if request is None or not changed:
@@ -258,12 +266,19 @@ def record_pending(session: Session) -> None:
     for drug, change in changed.items():
         if drug.id in revised:
             continue
-        revise(session, drug, message=reason or f"Edited ({action})", action=f"drug.{action}", change=change)
+        revise(
+            session,
+            drug,
+            message=reason or f"Edited ({action})",
+            action=f"drug.{action}",
+            change=change,
+            expire=expire,
+        )
 
 
 def finish_write(session: Session, request: Request) -> None:
     """Revisions for changed drugs, and at least one audit entry, before the request commits."""
-    record_pending(session)
+    record_pending(session, expire=False)  # the handler has answered: nothing reads the drugs again
     session.flush()
     action = action_of(request)
     if session.info.get("wrote") and not session.info.get("audited"):
