@@ -1,15 +1,22 @@
-"""`/api/v1/admin`: the management API. Authentication is applied here, once, to every route.
+"""`/api/v1/admin`: the management API. Every route authenticates through the scope it declares.
 
-Each endpoint then declares the scope it needs; `tests/admin/test_auth.py` checks that every
-admin operation has both, so a new endpoint cannot be public (or scope-less) by accident.
+Each endpoint declares the scope it needs (`ContentWriter` and the other aliases of
+`app.auth.dependencies`), first, and a scope check depends on `authenticate`. Including a router
+refuses (at startup) a route that does not, so a new endpoint cannot be public or scope-less by
+accident; `tests/admin/test_auth.py` checks every admin operation's 401 and 403 as well.
+
+Not also a router-wide `Security(authenticate)`: FastAPI solves a route's dependencies afresh on
+every request, and a second authentication (with its bearer parsing) was pure cost on each.
 """
 
 from __future__ import annotations
 
-from fastapi import FastAPI, Security
+from fastapi import APIRouter, FastAPI
+from fastapi.dependencies.models import Dependant
+from fastapi.routing import APIRoute
 
 from app.audit.router import router as audit_router
-from app.auth.dependencies import authenticate
+from app.auth.dependencies import authenticate, require_scopes
 from app.auth.router import router as keys_router
 from app.bundle.router import router as bundle_router
 from app.conditions.router_admin import router as conditions_router
@@ -40,4 +47,29 @@ def include_admin_routers(app: FastAPI) -> None:
     # Included into the app directly (not through an intermediate router): FastAPI builds every
     # route's dependency tree per inclusion level, and app creation per test must stay cheap.
     for router in ADMIN_ROUTERS:
-        include(app, router, prefix=ADMIN_PREFIX, dependencies=[Security(authenticate)])
+        require_a_scope_on_every_route(router)
+        include(app, router, prefix=ADMIN_PREFIX)
+
+
+def require_a_scope_on_every_route(router: APIRouter) -> None:
+    """Raise unless every route of the router authenticates first and checks a scope.
+
+    First: FastAPI runs a route's dependencies in the order they are declared, and an anonymous
+    request must be refused before any other runs (opens a session, reads a body, answers a 428).
+    """
+    for route in router.routes:
+        dependencies = route.dependant.dependencies if isinstance(route, APIRoute) else []
+        if not dependencies or not _authenticates(dependencies[0]) or not _checks_a_scope(route.dependant):
+            methods = ",".join(sorted(getattr(route, "methods", None) or ()))
+            raise RuntimeError(
+                f"admin route {methods} {getattr(route, 'path', route)!r} must depend first on a scope "
+                "check: one of the aliases in app.auth.dependencies (ContentReader, ...)"
+            )
+
+
+def _authenticates(dependant: Dependant) -> bool:
+    return dependant.call is authenticate or any(_authenticates(sub) for sub in dependant.dependencies)
+
+
+def _checks_a_scope(dependant: Dependant) -> bool:
+    return any(sub.call is require_scopes or _checks_a_scope(sub) for sub in dependant.dependencies)

@@ -1,8 +1,9 @@
 """Authentication and scope checks for the management API.
 
-`authenticate` is applied once to the whole admin router, so no admin endpoint can be public by
-accident; each endpoint then declares the scope it needs with one of the aliases below, which also
-puts that scope into the operation's OpenAPI security requirement.
+Each admin endpoint declares the scope it needs with one of the aliases below, which also puts that
+scope into the operation's OpenAPI security requirement; the scope check depends on `authenticate`.
+Including the admin routers refuses a route without one (`app.admin.router`), so no admin endpoint
+can be public by accident.
 """
 
 from __future__ import annotations
@@ -43,8 +44,9 @@ async def authenticate(
     """The caller's key, or 401 with `WWW-Authenticate: Bearer`.
 
     On the event loop: on SQLite the key's row is read there too (`LoopReader`), elsewhere (or when
-    SQLite is busy) in a worker thread. The admin router and each endpoint's scope check both
-    depend on it; the second call is answered from `request.state`.
+    SQLite is busy) in a worker thread. Every admin endpoint's scope check depends on it (and so
+    do some other dependencies, e.g. `Idempotency-Key`): a second call is answered from
+    `request.state`.
     """
     cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:

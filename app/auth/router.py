@@ -25,8 +25,8 @@ AUTH_PROBLEMS = (401, 403)
     "", response_model=KeyPage, summary="List API keys", responses=problem_responses(*AUTH_PROBLEMS, 422)
 )
 def list_keys(
-    session: ReadSession,
     _: KeyManager,
+    session: ReadSession,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = DEFAULT_LIMIT,
     cursor: Cursor = None,
 ) -> KeyPage:
@@ -63,7 +63,7 @@ def create_key(
     summary="Show an API key",
     responses=problem_responses(*AUTH_PROBLEMS, 404, 422),
 )
-def get_key(prefix: PrefixPath, session: ReadSession, _: KeyManager) -> KeyRead:
+def get_key(_: KeyManager, prefix: PrefixPath, session: ReadSession) -> KeyRead:
     return KeyRead.of(auth_service.get_key(session, prefix))
 
 

@@ -79,7 +79,7 @@ def _drug_response(session: Any, response: Response, drug: Any) -> DrugRead:
 
 @router.get("", response_model=DraftDrugPage, summary="List drugs (working drafts)", responses=READ_PROBLEMS)
 def list_drugs(
-    session: ReadSession, _: ContentReader, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+    _: ContentReader, session: ReadSession, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
 ) -> DraftDrugPage:
     """Every drug that is not deleted, by slug, whatever its status."""
     after = cursor_slug(cursor, kind="admin-drugs", key="after") if cursor else None

@@ -12,13 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fastapi import APIRouter
 
+from app.admin.router import require_a_scope_on_every_route
 from app.auth import service as auth_service
+from app.auth.dependencies import ContentReader
 from app.auth.scopes import ROLE_SCOPES
 from app.cli import unit_of_work
 from app.core.concurrency import IF_MATCH_PATTERN
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.deps import ReadSession
 from app.main import create_app
 from tests.admin.conftest import ADMIN, Admin
 from tests.helpers import assert_problem
@@ -103,6 +107,35 @@ def test_every_admin_operation_needs_a_key_and_its_scope(admin: Admin) -> None:
             assert f'scope="{scope}"' in refused.headers["WWW-Authenticate"]
         allowed = admin.request(method, path, role=holding[0], json={})
         assert allowed.status_code not in (401, 403), (method, path, holding[0], allowed.text)
+
+
+def test_an_admin_route_without_a_scope_check_first_stops_the_app_from_starting() -> None:
+    public = APIRouter()
+
+    @public.get("/forgotten")
+    def forgotten() -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match=r"GET '/forgotten' must depend first on a scope check"):
+        require_a_scope_on_every_route(public)
+
+    # A scope check after another dependency: an anonymous request would open the session first.
+    late = APIRouter()
+
+    @late.get("/late")
+    def late_check(session: ReadSession, _: ContentReader) -> dict[str, str]:
+        return {}
+
+    with pytest.raises(RuntimeError, match="/late"):
+        require_a_scope_on_every_route(late)
+
+    guarded = APIRouter()
+
+    @guarded.get("/guarded")
+    def guarded_route(_: ContentReader, session: ReadSession) -> dict[str, str]:
+        return {}
+
+    require_a_scope_on_every_route(guarded)
 
 
 def test_role_presets_hold_the_documented_scopes() -> None:
