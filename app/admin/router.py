@@ -58,13 +58,18 @@ def require_a_scope_on_every_route(router: APIRouter) -> None:
     request must be refused before any other runs (opens a session, reads a body, answers a 428).
     """
     for route in router.routes:
-        dependencies = route.dependant.dependencies if isinstance(route, APIRoute) else []
-        if not dependencies or not _authenticates(dependencies[0]) or not _checks_a_scope(route.dependant):
+        dependant = route.dependant if isinstance(route, APIRoute) else None
+        if dependant is None or not _guarded(dependant):
             methods = ",".join(sorted(getattr(route, "methods", None) or ()))
             raise RuntimeError(
                 f"admin route {methods} {getattr(route, 'path', route)!r} must depend first on a scope "
                 "check: one of the aliases in app.auth.dependencies (ContentReader, ...)"
             )
+
+
+def _guarded(dependant: Dependant) -> bool:
+    first = dependant.dependencies[0] if dependant.dependencies else None
+    return first is not None and _authenticates(first) and _checks_a_scope(dependant)
 
 
 def _authenticates(dependant: Dependant) -> bool:
