@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import threading
@@ -11,6 +12,7 @@ import httpx
 import orjson
 import pytest
 
+from app.core.server import HeadWithBody
 from tests.ops.live import LiveServer
 
 
@@ -133,3 +135,137 @@ def test_slow_clients_do_not_stop_normal_requests(live_server: LiveServer) -> No
     assert len(latencies) >= 5
     assert max(latencies) < 2.0, latencies
     assert cut_off == len(slow)
+
+
+def _read_responses(sock: socket.socket, count: int, *, heads: set[int]) -> list[tuple[bytes, bytes]]:
+    """`count` responses (status line + headers, body) read off a kept-alive connection; the
+    responses numbered in `heads` answer HEAD requests (headers only)."""
+    buffer, answers = b"", []
+    while len(answers) < count:
+        while b"\r\n\r\n" not in buffer:
+            buffer += sock.recv(65536)
+        head, _, buffer = buffer.partition(b"\r\n\r\n")
+        fields = dict(line.split(b": ", 1) for line in head.split(b"\r\n")[1:])
+        # A 304 has no body and no Content-Length.
+        length = 0 if len(answers) in heads else int(fields.get(b"content-length", b"0"))
+        while len(buffer) < length:
+            buffer += sock.recv(65536)
+        answers.append((head, buffer[:length]))
+        buffer = buffer[length:]
+    assert buffer == b""
+    return answers
+
+
+def test_pipelined_requests_get_their_answers_in_order(live_server: LiveServer) -> None:
+    """Heads and bodies go out together (`HeadWithBody`); HEAD and 304 answers, which have no body
+    to wait for, are not held back, and nothing crosses from one answer into the next."""
+    document = httpx.get(
+        f"{live_server.url}/api/v1/drugs/pomalidomide", headers={"Accept-Encoding": "identity"}
+    )
+    etag = document.headers["etag"]
+    requests = [
+        b"GET /api/v1/drugs/pomalidomide HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"HEAD /api/v1/drugs/pomalidomide HTTP/1.1\r\nHost: x\r\n\r\n",
+        b"GET /api/v1/drugs/pomalidomide HTTP/1.1\r\nHost: x\r\nIf-None-Match: "
+        + etag.encode()
+        + b"\r\n\r\n",
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+    ]
+    with socket.create_connection(("127.0.0.1", live_server.port), timeout=10) as sock:
+        sock.sendall(b"".join(requests))  # all at once: uvicorn queues them and answers in turn
+        answers = _read_responses(sock, len(requests), heads={1})
+        # The connection is still good for another request.
+        sock.sendall(requests[3])
+        [(last_head, last_body)] = _read_responses(sock, 1, heads=set())
+
+    (get_head, get_body), (head_head, head_body), (not_modified, empty), (health_head, health_body) = answers
+    assert get_head.startswith(b"HTTP/1.1 200") and get_body == document.content
+    assert head_head.startswith(b"HTTP/1.1 200") and head_body == b""
+    assert f"content-length: {len(document.content)}".encode() in head_head
+    assert not_modified.startswith(b"HTTP/1.1 304") and empty == b""
+    assert health_head.startswith(b"HTTP/1.1 200") and orjson.loads(health_body)["status"] == "ok"
+    assert last_head.startswith(b"HTTP/1.1 200") and last_body == health_body
+
+
+class _Recorder(asyncio.Transport):
+    """A transport that notes each call that sends bytes (one entry per syscall the loop would make)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.sent: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.sent.append(bytes(data))
+
+    def writelines(self, list_of_data: object) -> None:
+        self.sent.append(b"".join(list_of_data))  # type: ignore[arg-type]
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+HEAD = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n"
+
+
+def _view() -> tuple[HeadWithBody, _Recorder, asyncio.AbstractEventLoop]:
+    loop = asyncio.new_event_loop()
+    recorder = _Recorder()
+    return HeadWithBody(recorder, loop), recorder, loop
+
+
+def test_a_head_goes_out_with_the_body_in_one_write() -> None:
+    view, recorder, loop = _view()
+    try:
+        view.write(HEAD)
+        assert recorder.sent == []
+        view.write(b"{}")
+        view.write(b"more")  # only the head is ever held
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+
+    assert recorder.sent == [HEAD + b"{}", b"more"]
+
+
+def test_a_head_without_a_body_write_goes_out_at_the_end_of_the_round() -> None:
+    view, recorder, loop = _view()
+    try:
+        view.write(HEAD)
+        loop.run_until_complete(asyncio.sleep(0))
+        assert recorder.sent == [HEAD]
+        view.write(b"{}")
+    finally:
+        loop.close()
+
+    assert recorder.sent == [HEAD, b"{}"]
+
+
+def test_an_interim_response_is_not_held_and_closing_sends_a_held_head() -> None:
+    view, recorder, loop = _view()
+    try:
+        view.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+        assert recorder.sent == [b"HTTP/1.1 100 Continue\r\n\r\n"]
+        view.write(HEAD)
+        view.close()
+        loop.run_until_complete(asyncio.sleep(0))  # the scheduled flush finds nothing left
+    finally:
+        loop.close()
+
+    assert recorder.sent == [b"HTTP/1.1 100 Continue\r\n\r\n", HEAD]
+    assert recorder.closed
+
+
+def test_a_held_head_is_dropped_when_the_client_is_gone() -> None:
+    view, recorder, loop = _view()
+    try:
+        view.write(HEAD)
+        recorder.closed = True  # the client disconnected meanwhile
+        loop.run_until_complete(asyncio.sleep(0))
+    finally:
+        loop.close()
+
+    assert recorder.sent == []
