@@ -113,6 +113,13 @@ def _encode(headers: Iterable[tuple[str, str]]) -> RawHeaders:
     return tuple((k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers)
 
 
+class _Unset:
+    """The gzip variant of a representation no client has asked for yet."""
+
+
+_UNSET = _Unset()
+
+
 @dataclass(frozen=True, slots=True)
 class Variant:
     """One encoding of a representation: its bytes, ETag and the headers of a 200 and a 304."""
@@ -123,13 +130,30 @@ class Variant:
     not_modified_headers: RawHeaders
 
 
-@dataclass(frozen=True, slots=True)
 class Representation:
-    """A public JSON answer, serialized, validated and compressed once."""
+    """A public JSON answer, serialized and validated once; its gzip variant made once, when a
+    client first accepts it (a client that never asks for gzip costs no compression).
 
-    plain: Variant
-    gzipped: Variant | None
-    last_modified: dt.datetime | None
+    Kept by the published store and the response cache and read from several threads: two first
+    gzip requests at once may both compress, and store the same bytes.
+    """
+
+    __slots__ = ("_common", "_gzipped", "_media_type", "last_modified", "plain")
+
+    def __init__(
+        self,
+        plain: Variant,
+        last_modified: dt.datetime | None,
+        *,
+        common: list[tuple[str, str]],
+        media_type: str,
+    ) -> None:
+        self.plain = plain
+        self.last_modified = last_modified
+        self._common = common
+        self._media_type = media_type
+        # Unknown until asked for; then the variant, or None (small body, or gzip saved nothing).
+        self._gzipped: Variant | _Unset | None = _UNSET if len(plain.body) >= GZIP_MIN_SIZE else None
 
     @property
     def body(self) -> bytes:
@@ -140,18 +164,40 @@ class Representation:
         return self.plain.etag
 
     @property
+    def gzipped(self) -> Variant | None:
+        """The gzip variant (compressed now if it has not been yet); None where gzip does not pay."""
+        gzipped = self._gzipped
+        if isinstance(gzipped, _Unset):
+            body, etag = self.plain.body, self.plain.etag
+            compressed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
+            # A different strong ETag per encoding: the bytes differ (RFC 9110 §8.8.3).
+            gzipped = (
+                _variant(
+                    compressed,
+                    etag[:-1] + '-gzip"',
+                    self._common,
+                    encoding="gzip",
+                    media_type=self._media_type,
+                )
+                if len(compressed) < len(body)
+                else None
+            )
+            self._gzipped = gzipped
+        return gzipped
+
+    @property
     def size(self) -> int:
-        return len(self.plain.body) + (len(self.gzipped.body) if self.gzipped else 0)
+        """Bytes held: the body, and its gzip variant once made."""
+        gzipped = self._gzipped
+        return len(self.plain.body) + (len(gzipped.body) if isinstance(gzipped, Variant) else 0)
 
     def choose(
         self, accept_encoding: str | None, if_none_match: str | None, if_modified_since: str | None
     ) -> tuple[int, RawHeaders, bytes]:
         """Status, headers and body for a request with these headers (304 decided before any body)."""
-        variant = (
-            self.gzipped
-            if self.gzipped is not None and accept_encoding and accepts_gzip(accept_encoding)
-            else self.plain
-        )
+        variant = self.plain
+        if accept_encoding and self._gzipped is not None and accepts_gzip(accept_encoding):
+            variant = self.gzipped or variant
         if if_none_match is not None:
             unchanged = etag_matches(if_none_match, variant.etag)
         elif if_modified_since is not None:
@@ -200,7 +246,8 @@ def prepare(
     extra_headers: Mapping[str, str] | None = None,
     media_type: str = JSON_MEDIA_TYPE,
 ) -> Representation:
-    """Validators, headers and (for bodies over ~1 kB) a gzip variant, computed once for `body`."""
+    """Validators and headers, computed once for `body` (and, for bodies over ~1 kB, a gzip variant
+    when first asked for: `Representation.gzipped`)."""
     common = [("Cache-Control", cache_control(settings)), ("Vary", VARY)]
     if last_modified is not None:
         common.append(("Last-Modified", http_date(last_modified)))
@@ -211,17 +258,8 @@ def prepare(
         overridden = {name.lower() for name in extra_headers}
         common = [(k, v) for k, v in common if k.lower() not in overridden]
         common.extend(extra_headers.items())
-    etag = strong_etag(body)
-    plain = _variant(body, etag, common, encoding=None, media_type=media_type)
-    gzipped = None
-    if len(body) >= GZIP_MIN_SIZE:
-        compressed = gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0)
-        if len(compressed) < len(body):
-            # A different strong ETag per encoding: the bytes differ (RFC 9110 §8.8.3).
-            gzipped = _variant(
-                compressed, etag[:-1] + '-gzip"', common, encoding="gzip", media_type=media_type
-            )
-    return Representation(plain=plain, gzipped=gzipped, last_modified=last_modified)
+    plain = _variant(body, strong_etag(body), common, encoding=None, media_type=media_type)
+    return Representation(plain, last_modified, common=common, media_type=media_type)
 
 
 def public_json(

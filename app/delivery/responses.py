@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import Request
@@ -47,15 +48,20 @@ def parse_list(raw: str | None, allowed: tuple[str, ...], name: str) -> frozense
     return frozenset(v.strip(" ").replace("-", "_") for v in raw.split(",") if v.strip(" "))
 
 
-def page_response(request: Request, payload: dict[str, Any]) -> Response:
+def page_response(
+    request: Request, payload: dict[str, Any], *, locales: Iterable[str] | None = None
+) -> Response:
     """A page of a list (or any computed document) with its ETag and `Link: rel="next"`.
 
     It may change with any publish, so it is dated by the content generation, and the prepared
     answer is kept by the response cache until the generation changes. `Content-Language` names
-    the locales its items are served in (`PublishedStore.prepare_json`).
+    the locales its items are served in (`PublishedStore.prepare_json`), or `locales` when the
+    caller knows them.
     """
     store: PublishedStore = request.app.state.store
     cursor = payload.get("next_cursor")
     extra = {"Link": next_link(request.url, cursor)} if cursor else None
-    representation = store.prepare_json(payload, last_modified=store.content_changed_at, extra_headers=extra)
+    representation = store.prepare_json(
+        payload, last_modified=store.content_changed_at, extra_headers=extra, locales=locales
+    )
     return store.answer(request, representation)

@@ -194,13 +194,17 @@ class PublishedStore:
         *,
         last_modified: dt.datetime | None,
         extra_headers: Mapping[str, str] | None = None,
+        locales: Iterable[str] | None = None,
     ) -> Representation:
-        """The prepared JSON answer; `Content-Language` names the locales its items say they are in."""
+        """The prepared JSON answer; `Content-Language` names the locales its items say they are in
+        (`locales`, when the caller knows them: finding them in the payload walks all of it)."""
+        if locales is None:
+            locales = served_locales(payload)
         return prepare(
             dumps(payload),
             self.settings,
             last_modified=last_modified,
-            content_language=content_language(served_locales(payload), self.settings.default_locale),
+            content_language=content_language(locales, self.settings.default_locale),
             extra_headers=extra_headers,
         )
 

@@ -40,6 +40,8 @@ _ENGLISH_ENDING_STARTS = frozenset(e[:n] for e in ENGLISH_ENDINGS for n in range
 MAX_PREFIX_LENGTH = 8
 
 _PHRASE_OR_WORD = re.compile(r'"([^"]*)"|([^"]+)')
+# In ASCII text the letters and digits are these (`_words`); a `*` right after a word marks a prefix.
+_ASCII_WORD = re.compile(r"([A-Za-z0-9]+)(\*?)", re.ASCII)
 
 # SQLite's FTS5 has no stop-word list; PostgreSQL's `english` configuration drops these (the Snowball
 # list), so both engines treat "the", "of", ... the same, and a query of stop-words only is empty.
@@ -84,6 +86,8 @@ class ParsedQuery:
 
 
 def _clean(text: str) -> str:
+    if text.isascii() and text.isprintable():
+        return text  # what nearly every query is: NFKC leaves it as it is, and it has no C* character
     text = unicodedata.normalize("NFKC", text)
     # Control, format, private-use and unassigned characters (Unicode category C*) become spaces.
     return "".join(" " if unicodedata.category(ch)[0] == "C" else ch for ch in text)
@@ -92,6 +96,13 @@ def _clean(text: str) -> str:
 def _words(text: str) -> list[tuple[str, bool]]:
     """Runs of letters and digits (with the combining marks that belong to them, as in "दवा"),
     each with whether a `*` follows it; everything else separates words."""
+    if text.isascii():
+        # The same words, found by the regex engine instead of a Python loop over characters.
+        return [
+            (match.group(1).lower(), match.group(2) == "*")
+            for match in _ASCII_WORD.finditer(text)
+            if len(match.group(1)) <= MAX_WORD_LENGTH
+        ]
     found: list[tuple[str, bool]] = []
     word: list[str] = []
 

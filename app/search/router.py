@@ -105,4 +105,5 @@ async def search(request: Request) -> Response:
         }
         for hit in hits
     ]
-    return page_response(request, {"items": items, "next_cursor": next_cursor, "total": total})
+    payload = {"items": items, "next_cursor": next_cursor, "total": total}
+    return page_response(request, payload, locales={hit.locale for hit in hits})

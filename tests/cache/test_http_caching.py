@@ -10,7 +10,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from app.core.http import accepts_gzip
+from app.core.config import Settings
+from app.core.http import accepts_gzip, prepare
 
 PUBLIC_URLS = [
     "/api/v1/drugs/testdrug-a",
@@ -214,6 +215,37 @@ def test_gzip_and_plain_variants_hold_the_same_json(
         again = app_client.get(url, headers={"Accept-Encoding": encoding, "If-None-Match": etag})
         assert again.status_code == 304
         assert again.headers["etag"] == etag
+
+
+def test_the_gzip_variant_is_made_when_first_asked_for_then_kept() -> None:
+    body = b'{"text": "' + b"patient information " * 200 + b'"}'
+    representation = prepare(body, Settings(), last_modified=None)
+    assert representation.size == len(body)  # a client that never asks for gzip costs no compression
+
+    status, plain_headers, plain = representation.choose("identity", None, None)
+    assert (status, plain) == (200, body)
+    assert representation.size == len(body)
+
+    status, headers, compressed = representation.choose("gzip, br", None, None)
+    assert status == 200 and gzip.decompress(compressed) == body
+    assert (b"content-encoding", b"gzip") in headers
+    assert representation.size == len(body) + len(compressed)
+    # Made once: later requests get the very same bytes, and revalidate against its own ETag.
+    assert representation.choose("gzip", None, None)[2] is compressed
+    etag = dict(headers)[b"etag"].decode()
+    assert representation.choose("gzip", etag, None)[0] == 304
+    assert representation.choose("identity", etag, None)[0] == 200
+    assert dict(plain_headers)[b"etag"].decode() != etag
+
+
+def test_a_small_body_has_no_gzip_variant() -> None:
+    representation = prepare(b'{"a": 1}', Settings(), last_modified=None)
+
+    status, headers, body = representation.choose("gzip", None, None)
+
+    assert (status, body) == (200, b'{"a": 1}')
+    assert b"content-encoding" not in dict(headers)
+    assert representation.gzipped is None
 
 
 @pytest.mark.parametrize(
