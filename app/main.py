@@ -45,6 +45,7 @@ from app.ops.router import install_operations
 from app.publishing.generation import GenerationWatcher
 from app.schemaorg.router import router as jsonld_router
 from app.search.router import router as search_router
+from app.search.router import search_queue
 from app.webhooks.worker import WebhookWorker
 
 DOCS_ASSETS = Path(fastapi_offline.__file__).parent / "static"
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         webhooks.stop()
         watcher.stop()
+        app.state.search_queue.close()
         db.dispose()
 
     app = FastAPI(
@@ -114,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.generation_watcher = watcher
     app.state.webhook_worker = webhooks
+    app.state.search_queue = search_queue(settings)
 
     install_error_handlers(app)
     document_required_if_match(app)

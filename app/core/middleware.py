@@ -9,6 +9,7 @@ headers a browser needs to read it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import logging
@@ -17,7 +18,6 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-import anyio
 import anyio.to_thread
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
@@ -521,11 +521,14 @@ class ThreadSlotsMiddleware:
     (`sqlite_busy_timeout_ms`, `db_pool_timeout`): a 503 for each of them. Found by 50 editors over
     HTTP (tests/ops/test_faults.py). Waiting here, on the event loop, takes no thread, so one is
     always free for a request already inside.
+
+    An asyncio semaphore: a free slot is taken without a trip around the event loop (anyio's
+    semaphore makes one per request, as a cancellation checkpoint).
     """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self._slots: anyio.Semaphore | None = None
+        self._slots: asyncio.Semaphore | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -533,6 +536,6 @@ class ThreadSlotsMiddleware:
             return
         if self._slots is None:  # the thread limiter belongs to the running event loop
             threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
-            self._slots = anyio.Semaphore(max(1, threads - 1))
+            self._slots = asyncio.Semaphore(max(1, threads - 1))
         async with self._slots:
             await self.app(scope, receive, send)

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import anyio
-import anyio.to_thread
+import asyncio
+import contextvars
+import functools
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
 from fastapi import Request
 from starlette.responses import Response
 
@@ -31,15 +36,35 @@ router = GuardedRouter(prefix="/api/v1", tags=["search"])
 _SLUG_IDS = frozenset({"drug", "support_resource"})
 
 
-def _limiter(request: Request, settings: Settings) -> anyio.CapacityLimiter | None:
-    """The app's search queue (`search_concurrency`), made on first use: it belongs to the running loop."""
-    if not settings.search_concurrency:
-        return None
-    limiter: anyio.CapacityLimiter | None = getattr(request.app.state, "search_limiter", None)
-    if limiter is None:
-        limiter = anyio.CapacityLimiter(settings.search_concurrency)
-        request.app.state.search_limiter = limiter
-    return limiter
+# Worker threads when `search_concurrency` is 0 ("no limit"): as many as the default thread pool has.
+UNQUEUED_THREADS = 40
+
+T = TypeVar("T")
+
+
+class SearchQueue:
+    """At most `size` searches' database work at once, in worker threads of the queue's own; the
+    others wait their turn in arrival order (`search_concurrency`).
+
+    A plain executor: handing a search to anyio's thread pool through a capacity limiter cost ~80 µs
+    of the event loop's time per search (its checkpoints are trips around the loop), this ~20.
+    """
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._executor = ThreadPoolExecutor(max_workers=size, thread_name_prefix="druginfo-search")
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        """`function(*args)` in a worker thread, in a copy of this context (the request id)."""
+        call = functools.partial(contextvars.copy_context().run, function, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, call)
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+
+
+def search_queue(settings: Settings) -> SearchQueue:
+    return SearchQueue(settings.search_concurrency or UNQUEUED_THREADS)
 
 
 def _search(
@@ -83,9 +108,8 @@ async def search(request: Request) -> Response:
     )
     offset = ranking.offset(cursor, max_offset=search_service.MAX_OFFSET)
     scope = search_service.scope_for(locale, settings.default_locale, types=types, drug_slug=drug)
-    hits, total = await anyio.to_thread.run_sync(
-        _search, get_db(request), query, scope, limit, offset, limiter=_limiter(request, settings)
-    )
+    queue: SearchQueue = request.app.state.search_queue
+    hits, total = await queue.run(_search, get_db(request), query, scope, limit, offset)
     end = offset + len(hits)
     next_cursor = ranking.cursor(end) if end < total and end <= search_service.MAX_OFFSET else None
     items = [

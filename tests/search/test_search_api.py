@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -11,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from app.core.db import make_null_pool_engine
 from app.main import create_app
+from app.search.router import UNQUEUED_THREADS
 from tests.helpers import assert_problem
 
 
@@ -397,17 +400,26 @@ def test_queued_searches_answer_as_unqueued_ones(corpus_client: TestClient, conc
     queries = ["constipated", "blood clots", "medicati", "storing", "zorb", "clot ", "compounds"] * 3
     expected = {q: search(corpus_client, q)["items"] for q in queries}
 
+    before = set(threading.enumerate())
     with TestClient(create_app(settings), raise_server_exceptions=False) as client:
         with ThreadPoolExecutor(max_workers=12) as pool:
             answers = list(pool.map(lambda q: (q, search(client, q)["items"]), queries))
-        limiter = getattr(client.app.state, "search_limiter", None)  # type: ignore[attr-defined]
+        queue = client.app.state.search_queue  # type: ignore[attr-defined]
+        searching = {t for t in set(threading.enumerate()) - before if t.name.startswith("druginfo-search")}
 
     assert answers == [(q, expected[q]) for q in queries]
-    if concurrency:
-        assert limiter is not None
-        assert (limiter.total_tokens, limiter.borrowed_tokens) == (concurrency, 0)
+    assert queue.size == (concurrency or UNQUEUED_THREADS)
+    # The queue's own threads did the database work: no more of them than it lets run at once.
+    assert 1 <= len(searching) <= queue.size
+    if concurrency == 1:
+        assert len(searching) == 1
+    # Closed with the app: its threads are gone.
+    for _ in range(100):
+        if not any(t.is_alive() for t in searching):
+            break
+        time.sleep(0.05)
     else:
-        assert limiter is None
+        raise AssertionError("the search queue's threads outlived the app")
 
 
 def test_a_search_without_its_index_is_a_503_not_a_500(client: TestClient, database_url: str) -> None:
