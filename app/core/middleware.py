@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core import metrics
 from app.core.config import Settings
+from app.core.deps import HANDLER_THREADS
 from app.core.errors import internal_error_response, problem_response
 from app.core.http import CACHED_ROUTE
 from app.core.logging import REQUEST_ID_HEADER, access_log, bind_request_id
@@ -514,9 +515,9 @@ class NoStoreMiddleware:
 class ThreadSlotsMiddleware:
     """At most one request fewer than the worker threads runs in the app at once; the rest wait here.
 
-    A sync endpoint's answer is validated in a worker thread after the handler returned, while its
-    function-scoped dependencies (the write session) still hold their connection and locks (SQLite's
-    write lock, PostgreSQL row locks). With every worker thread taken by requests waiting for those
+    A request may need a thread again after taking one (a sync dependency's cleanup, a handler after
+    its dependencies), while its function-scoped dependencies (the write session) still hold their
+    connection and locks (SQLite's write lock, PostgreSQL row locks). With every worker thread taken by requests waiting for those
     locks or connections, the holder would wait for a thread until the waiters gave up
     (`sqlite_busy_timeout_ms`, `db_pool_timeout`): a 503 for each of them. Found by 50 editors over
     HTTP (tests/ops/test_faults.py). Waiting here, on the event loop, takes no thread, so one is
@@ -535,7 +536,10 @@ class ThreadSlotsMiddleware:
             await self.app(scope, receive, send)
             return
         if self._slots is None:  # the thread limiter belongs to the running event loop
-            threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            # The smaller of the two pools requests take threads from: the handlers' own, and
+            # anyio's (FastAPI runs sync dependencies there).
+            anyio_threads = int(anyio.to_thread.current_default_thread_limiter().total_tokens)
+            threads = min(HANDLER_THREADS, anyio_threads)
             self._slots = asyncio.Semaphore(max(1, threads - 1))
         async with self._slots:
             await self.app(scope, receive, send)

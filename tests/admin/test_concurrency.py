@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import sqlite3
 import threading
 from collections import Counter
@@ -17,6 +19,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.deps import in_handler_thread
 from app.drugs.models import Faq
 from app.main import create_app
 from tests.admin.conftest import Admin, create_tokens
@@ -217,3 +220,47 @@ def test_an_etag_read_before_a_restore_is_refused_after_it(admin: Admin, drug: d
         )
         assert stale.status_code in (404, 412), stale.text
     assert admin.get(f"/drugs/testdrug-a/faqs/{restored['id']}").json()["answer"] == "Y, by B."
+
+
+def test_a_cancelled_request_waits_for_its_handler_thread() -> None:
+    """The handler thread holds the request's session: a cancelled caller is cancelled only once
+    the thread is done (its commit or rollback over), as with anyio's threads."""
+    started, release = threading.Event(), threading.Event()
+    finished: list[bool] = []
+
+    def handler() -> int:
+        started.set()
+        release.wait(5)
+        finished.append(True)
+        return 1
+
+    async def scenario() -> None:
+        task = asyncio.create_task(in_handler_thread(handler))
+        await asyncio.to_thread(started.wait, 5)
+        task.cancel()
+        await asyncio.sleep(0.1)
+        assert not task.done()  # still waiting for the thread
+        release.set()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert finished == [True]
+
+    asyncio.run(scenario())
+
+
+def test_a_handler_thread_sees_the_request_context_and_raises_its_errors() -> None:
+    request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id")
+
+    def handler(suffix: str) -> str:
+        return request_id.get() + suffix
+
+    def failing() -> None:
+        raise LookupError("not found")
+
+    async def scenario() -> None:
+        request_id.set("req-1")
+        assert await in_handler_thread(handler, "/a") == "req-1/a"
+        with pytest.raises(LookupError, match="not found"):
+            await in_handler_thread(failing)
+
+    asyncio.run(scenario())
