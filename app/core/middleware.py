@@ -515,11 +515,12 @@ class NoStoreMiddleware:
 class ThreadSlotsMiddleware:
     """At most one request fewer than the worker threads runs in the app at once; the rest wait here.
 
-    A request may need a thread again after taking one (a sync dependency's cleanup, a handler after
-    its dependencies), while its function-scoped dependencies (the write session) still hold their
-    connection and locks (SQLite's write lock, PostgreSQL row locks). With every worker thread taken by requests waiting for those
-    locks or connections, the holder would wait for a thread until the waiters gave up
-    (`sqlite_busy_timeout_ms`, `db_pool_timeout`): a 503 for each of them. Found by 50 editors over
+    A request may need a thread again after taking one (a sync dependency's cleanup, a handler
+    after its dependencies), while its function-scoped dependencies (the write session) still
+    hold their connection and locks (SQLite's write lock, PostgreSQL row locks). With every worker
+    thread taken by requests waiting for those locks or connections, the holder would wait for a
+    thread until the waiters gave up (`sqlite_busy_timeout_ms`, `db_pool_timeout`): a 503 for each
+    of them. Found by 50 editors over
     HTTP (tests/ops/test_faults.py). Waiting here, on the event loop, takes no thread, so one is
     always free for a request already inside.
 
