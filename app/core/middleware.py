@@ -520,9 +520,8 @@ class ThreadSlotsMiddleware:
     hold their connection and locks (SQLite's write lock, PostgreSQL row locks). With every worker
     thread taken by requests waiting for those locks or connections, the holder would wait for a
     thread until the waiters gave up (`sqlite_busy_timeout_ms`, `db_pool_timeout`): a 503 for each
-    of them. Found by 50 editors over
-    HTTP (tests/ops/test_faults.py). Waiting here, on the event loop, takes no thread, so one is
-    always free for a request already inside.
+    of them. Found by 50 editors over HTTP (tests/ops/test_faults.py). Waiting here, on the event
+    loop, takes no thread, so one is always free for a request already inside.
 
     An asyncio semaphore: a free slot is taken without a trip around the event loop (anyio's
     semaphore makes one per request, as a cancellation checkpoint).

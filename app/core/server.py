@@ -19,6 +19,7 @@ wakeup of the client (a tenth of a cache-missing search's CPU in `make bench`).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 import orjson
@@ -79,6 +80,9 @@ class HeadWithBody:
             self._loop.call_soon(self.flush)
         else:
             self._transport.write(data)
+
+    def writelines(self, list_of_data: Iterable[bytes]) -> None:
+        self.write(b"".join(list_of_data))
 
     def flush(self) -> None:
         if self._held is not None:

@@ -224,11 +224,12 @@ def test_a_head_goes_out_with_the_body_in_one_write() -> None:
         assert recorder.sent == []
         view.write(b"{}")
         view.write(b"more")  # only the head is ever held
+        view.writelines([b"and ", b"more"])
         loop.run_until_complete(asyncio.sleep(0))
     finally:
         loop.close()
 
-    assert recorder.sent == [HEAD + b"{}", b"more"]
+    assert recorder.sent == [HEAD + b"{}", b"more", b"and more"]
 
 
 def test_a_head_without_a_body_write_goes_out_at_the_end_of_the_round() -> None:
