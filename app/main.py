@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.store = store
     app.state.generation_watcher = watcher
     app.state.webhook_worker = webhooks
-    app.state.search_queue = search_queue(settings)
+    app.state.search_queue = search_queue(settings, db.dialect)
 
     install_error_handlers(app)
     document_required_if_match(app)

@@ -174,13 +174,14 @@ class Settings(BaseSettings):
         "is 700), with 20 young collections per older one either way; 0 keeps Python's defaults. A "
         "full collection of a warm process pauses every request for ~100 ms: rarer is better.",
     )
-    search_concurrency: int = Field(
-        default=4,
+    search_concurrency: int | None = Field(
+        default=None,
         ge=0,
         le=1000,
         description="Searches that run their database work at once in this process; the rest wait "
-        "their turn in arrival order (a cache-missing search is CPU-bound: more at once only share the "
-        "CPU, and the slowest wait longest). 0 = no limit besides the worker threads.",
+        "their turn in arrival order. Unset: 1 on SQLite (a search is CPU work in this process: more "
+        "at once only share the CPU, and the slowest wait longest), 4 on PostgreSQL (a search waits "
+        "on the server's round trips). 0 = no limit besides the worker threads.",
     )
     webhooks_enabled: bool = Field(
         default=True,

@@ -38,6 +38,12 @@ _SLUG_IDS = frozenset({"drug", "support_resource"})
 
 # Worker threads when `search_concurrency` is 0 ("no limit"): as many as the default thread pool has.
 UNQUEUED_THREADS = 40
+# `search_concurrency` unset, per engine. SQLite: a search is CPU work in this process, and with
+# several at once they share the core (and the GIL) unevenly: at 32 connections one at a time gave
+# p99 ≈ 1.3 × p50, four ≈ 1.7 × (`make bench`, distinct searches). PostgreSQL: a search mostly waits
+# on the server's round trips, which others can use.
+DEFAULT_CONCURRENCY = {"sqlite": 1}
+DEFAULT_CONCURRENCY_ELSEWHERE = 4
 
 T = TypeVar("T")
 
@@ -63,8 +69,12 @@ class SearchQueue:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
 
-def search_queue(settings: Settings) -> SearchQueue:
-    return SearchQueue(settings.search_concurrency or UNQUEUED_THREADS)
+def search_queue(settings: Settings, dialect: str) -> SearchQueue:
+    """The queue of an app on this engine (`search_concurrency`, or the engine's default)."""
+    size = settings.search_concurrency
+    if size is None:
+        size = DEFAULT_CONCURRENCY.get(dialect, DEFAULT_CONCURRENCY_ELSEWHERE)
+    return SearchQueue(size or UNQUEUED_THREADS)
 
 
 def _search(
