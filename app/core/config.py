@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     backlog: int = Field(
         default=2048, ge=1, description="Pending-connection queue length of the listening socket."
     )
+    opentelemetry: bool = Field(
+        default=False,
+        description="FastAPI's native OpenTelemetry instrumentation (spans, metrics and logs to the "
+        "providers an installed OpenTelemetry SDK configures). Off: not even the check for a configured "
+        "provider, ~3 µs of every request; metrics are at /metrics either way.",
+    )
     gc_young_threshold: int = Field(
         default=10_000,
         ge=0,

@@ -161,6 +161,32 @@ def test_metrics_can_be_switched_off(database_url: str) -> None:
         assert client.get("/metrics").status_code == 404
 
 
+@pytest.mark.parametrize("enabled", [False, True])
+def test_opentelemetry_is_consulted_only_when_switched_on(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, enabled: bool
+) -> None:
+    """Off (the default), FastAPI's native instrumentation never asks whether a tracer provider is
+    configured; on, it asks at every request, and the answers are the same either way."""
+    from opentelemetry import trace
+
+    asked: list[object] = []
+    real = trace.get_tracer_provider
+
+    def counting() -> trace.TracerProvider:
+        asked.append(None)
+        return real()
+
+    monkeypatch.setattr(trace, "get_tracer_provider", counting)
+    with TestClient(create_app(Settings(database_url=database_url, opentelemetry=enabled))) as client:
+        before = len(asked)
+        answers = [client.get("/healthz").status_code for _ in range(3)]
+
+    assert answers == [200, 200, 200]
+    assert (len(asked) - before >= 3) is enabled
+    if not enabled:
+        assert len(asked) == before
+
+
 def test_several_workers_report_one_sum(live_server: LiveServer) -> None:
     requests = 40
     # No keep-alive: a new connection each time, so the kernel spreads them over both workers.
