@@ -21,7 +21,7 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 
 from app.audit.models import AuditEntry
-from app.core.db import utcnow
+from app.core.db import PreparedWrite, prepare_write, utcnow
 from app.drugs import service as drug_service
 from app.drugs.models import Drug
 from app.revisions.diff import diff_documents
@@ -108,11 +108,13 @@ def record(
 ) -> None:
     """Append an audit entry to the session's transaction.
 
-    A Core INSERT on the session's connection: the entry is written once and never read back in the
-    request, and the ORM's unit of work costs several times the INSERT itself on every write."""
+    An INSERT on the session's connection (`prepare_write`): the entry is written once and never
+    read back in the request, and the ORM's unit of work costs several times the INSERT itself on
+    every write."""
     actor = actor_of(session)
-    session.connection().execute(
-        _insert_entry(),
+    conn = session.connection()
+    _insert_entry(conn.dialect.name).run(
+        conn,
         {
             "occurred_at": utcnow(),
             "actor_key_id": actor.key_id,
@@ -128,9 +130,14 @@ def record(
     session.info["audited"] = True
 
 
+_ENTRY_COLUMNS = (
+    "occurred_at", "actor_key_id", "actor_prefix", "action", "entity", "entity_id", "request_id", "changes",
+)  # fmt: skip
+
+
 @functools.cache
-def _insert_entry() -> sa.Insert:
-    return sa.insert(cast(sa.Table, AuditEntry.__table__))
+def _insert_entry(dialect: str) -> PreparedWrite:
+    return prepare_write(sa.insert(cast(sa.Table, AuditEntry.__table__)), dialect, _ENTRY_COLUMNS)
 
 
 SECRET_COLUMNS = frozenset({"token_hash", "key_hash", "secret_hash", "hash"})

@@ -9,7 +9,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 from urllib.request import pathname2url
 
 import orjson
@@ -215,9 +215,11 @@ class DriverSelect:
         return [params[name] if name in params else values[name] for name in self.names]
 
 
-def _typed_row(statement: sa.Select[Any], dialect: Dialect) -> Callable[[tuple[Any, ...]], Any]:
-    """A driver row → a named tuple of the statement's columns, each converted by its type."""
-    columns = list(statement.selected_columns)
+def _typed_row(
+    statement: sa.Select[Any] | sa.Insert | sa.Update, dialect: Dialect
+) -> Callable[[tuple[Any, ...]], Any]:
+    """A driver row → a named tuple of the statement's (RETURNING's) columns, each converted by its type."""
+    columns = list(statement.exported_columns)
     row_type = collections.namedtuple("Row", [column.key for column in columns])  # type: ignore[misc]
     processors = [
         (i, processor)
@@ -240,6 +242,100 @@ def prepare_select(statement: sa.Select[Any], dialect: str) -> PreparedSelect:
     return DriverSelect(statement, typed=True) if dialect == "sqlite" else CoreSelect(statement)
 
 
+class Written(NamedTuple):
+    """What one INSERT or UPDATE did: the rows an UPDATE matched, and what RETURNING gave."""
+
+    rowcount: int
+    rows: Sequence[Any]
+
+
+class PreparedWrite(Protocol):
+    """An INSERT or UPDATE built once, run many times: `run` it with these bound values."""
+
+    def run(self, conn: sa.Connection, params: dict[str, Any]) -> Written: ...
+
+
+class CoreWrite:
+    """An INSERT or UPDATE run through SQLAlchemy."""
+
+    __slots__ = ("statement",)
+
+    def __init__(self, statement: sa.Insert | sa.Update) -> None:
+        self.statement = statement
+
+    def run(self, conn: sa.Connection, params: dict[str, Any]) -> Written:
+        result = conn.execute(self.statement, params)
+        rows = result.all() if result.returns_rows else []
+        return Written(result.rowcount, rows)
+
+
+class DriverWrite:
+    """An INSERT or UPDATE compiled once (SQLite) and run on the driver's own cursor.
+
+    Every write request runs a handful (the edited row, the drug's version, its revision, the audit
+    entry, the content generation), and SQLAlchemy's execution around each cost ~5 times SQLite's
+    own work. Values are converted by each column's type at every call (timestamps, JSON), as
+    SQLAlchemy would; `keys` are the columns an INSERT is given (`Connection.execute` takes them
+    from the parameters). A statement that would need SQLAlchemy at execution time (a Python-side
+    default or `onupdate` of a column it leaves out, an expanding parameter) is refused when built.
+    RETURNING rows are typed as `DriverSelect`'s. Runs in the connection's transaction (begun
+    here if need be); a driver error is raised as SQLAlchemy's, like any other statement's.
+    """
+
+    __slots__ = ("names", "processors", "row", "sql", "values")
+
+    def __init__(self, statement: sa.Insert | sa.Update, keys: Sequence[str] | None = None) -> None:
+        dialect = _SQLITE_DIALECT
+        compiled: Any = statement.compile(dialect=dialect, column_keys=list(keys) if keys else None)
+        if compiled.positiontup is None:
+            raise ValueError("DriverWrite takes statements with positional (qmark) parameters")
+        prefetch = [*compiled.insert_prefetch, *compiled.update_prefetch]
+        if prefetch:
+            raise ValueError(f"DriverWrite cannot run defaults of {', '.join(c.name for c in prefetch)}")
+        self.sql: str = compiled.string
+        self.names = tuple(compiled.positiontup)
+        self.processors: dict[str, Callable[[Any], Any]] = {}
+        self.values: dict[str, Any] = {}  # bound when the statement was built (`id = 1`), converted
+        for name in self.names:
+            bind = compiled.binds[name]
+            if bind.expanding:
+                raise ValueError(f"DriverWrite cannot bind {name!r} (expanding)")
+            processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if not bind.required:
+                value = bind.effective_value
+                self.values[name] = processor(value) if processor else value
+            elif processor is not None:
+                self.processors[name] = processor
+        self.row = _typed_row(statement, dialect) if compiled.effective_returning else None
+
+    def run(self, conn: sa.Connection, params: dict[str, Any]) -> Written:
+        if not conn.in_transaction():
+            conn.begin()
+        processors, values = self.processors, self.values
+        args = [
+            values[name]
+            if name not in params
+            else processors[name](params[name])
+            if name in processors
+            else params[name]
+            for name in self.names
+        ]
+        try:
+            cursor = conn.connection.driver_connection.execute(self.sql, args)  # type: ignore[union-attr]
+            rows = [self.row(row) for row in cursor.fetchall()] if self.row is not None else []
+        except sqlite3.Error as exc:
+            raise sa.exc.DBAPIError.instance(self.sql, args, exc, sqlite3.Error) from exc
+        return Written(cursor.rowcount, rows)
+
+
+def prepare_write(
+    statement: sa.Insert | sa.Update, dialect: str, keys: Sequence[str] | None = None
+) -> PreparedWrite:
+    """The INSERT or UPDATE ready to run many times on this engine: on SQLite on the driver's cursor
+    (`DriverWrite`), elsewhere through SQLAlchemy (`keys`: the columns an INSERT is given)."""
+    return DriverWrite(statement, keys) if dialect == "sqlite" else CoreWrite(statement)
+
+
 def write_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     """Write new values of a loaded row's columns as the ORM's flush would, with one Core UPDATE.
 
@@ -248,18 +344,21 @@ def write_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
     `StaleDataError`), after which the object holds the new values as loaded and has nothing left
     to flush. For the hot edits (one part of a drug, and the drug's own version): the unit of work
     goes through every relationship of the object's mapper to find what changed, ~0.4 ms of an
-    edit where the UPDATE costs 0.05. The caller gives every column that changes (no `onupdate`).
+    edit where the UPDATE costs 0.05. The caller gives every column that changes (no `onupdate`:
+    on SQLite, `DriverWrite` refuses a statement that would need one).
     """
     mapper = sa.inspect(obj).mapper
     version_key = mapper.get_property_by_column(mapper.version_id_col).key
     seen = getattr(obj, version_key)
     params = {f"v_{key}": value for key, value in values.items()}
-    result = session.connection().execute(
-        _row_update(mapper, tuple(values)), {**params, "b_id": obj.id, "b_seen": seen}
+    conn = session.connection()
+    written = _row_update(mapper, tuple(values), conn.dialect.name).run(
+        conn, {**params, "b_id": obj.id, "b_seen": seen}
     )
-    if result.rowcount != 1:
+    if written.rowcount != 1:
         raise StaleDataError(
-            f"UPDATE of {mapper.local_table.name} id {obj.id} (version {seen}) matched {result.rowcount} rows"
+            f"UPDATE of {mapper.local_table.name} id {obj.id} (version {seen}) "
+            f"matched {written.rowcount} rows"
         )
     for key, value in values.items():
         set_committed_value(obj, key, value)
@@ -268,16 +367,17 @@ def write_row(session: Session, obj: Any, values: dict[str, Any]) -> None:
 
 
 @functools.cache
-def _row_update(mapper: Any, keys: tuple[str, ...]) -> sa.Update:
+def _row_update(mapper: Any, keys: tuple[str, ...], dialect: str) -> PreparedWrite:
     table = mapper.local_table
     version = mapper.version_id_col
     (key_column,) = mapper.primary_key
     columns: dict[str, Any] = {mapper.attrs[key].columns[0].name: sa.bindparam(f"v_{key}") for key in keys}
-    return (
+    statement = (
         sa.update(table)
         .where(key_column == sa.bindparam("b_id"), version == sa.bindparam("b_seen"))
         .values({**columns, version.name: version + 1})
     )
+    return prepare_write(statement, dialect)
 
 
 # JSON read as the engines read it (orjson): revision documents are ~30 kB.

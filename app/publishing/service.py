@@ -9,7 +9,7 @@ from typing import Any, cast
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, make_transient_to_detached
 
-from app.core.db import PreparedSelect, prepare_select, utcnow
+from app.core.db import PreparedSelect, PreparedWrite, prepare_select, prepare_write, utcnow
 from app.core.errors import Conflict, ProblemField
 from app.delivery.render import document_locales
 from app.drugs.models import Drug
@@ -31,22 +31,24 @@ from app.search import service as search_service
 def bump_generation(session: Session) -> int:
     """Advance the content generation in the current transaction (caches compare against it)."""
     changed_at = utcnow()
-    number: int = session.connection().execute(_bump_statement(), {"changed_at": changed_at}).scalar_one()
+    conn = session.connection()
+    number: int = _bump_statement(conn.dialect.name).run(conn, {"changed_at": changed_at}).rows[0][0]
     generation.announce(session, generation.Generation(number=number, changed_at=changed_at))
     session.info["bumped"] = True
     return number
 
 
 @functools.cache
-def _bump_statement() -> sa.Update:
-    # Core, built once: it runs in every write transaction.
+def _bump_statement(dialect: str) -> PreparedWrite:
+    # Built once: it runs in every write transaction.
     state = cast(sa.Table, ContentState.__table__)
-    return (
+    statement = (
         sa.update(state)
         .where(state.c.id == 1)
         .values(generation=state.c.generation + 1, updated_at=sa.bindparam("changed_at"))
         .returning(state.c.generation)
     )
+    return prepare_write(statement, dialect)
 
 
 def current_generation(session: Session) -> int:
@@ -120,7 +122,8 @@ def record_revision(
     }
     # A Core INSERT, then the row attached to the session as loaded: a revision is written once and
     # never changed, and the ORM's unit of work for its ~30 kB document cost more than the INSERT.
-    revision_id = session.connection().execute(_insert_revision(), values).scalar_one()
+    conn = session.connection()
+    revision_id = _insert_revision(conn.dialect.name).run(conn, values).rows[0][0]
     revision = DrugRevision(id=revision_id, **values)
     make_transient_to_detached(revision)
     session.add(revision)
@@ -128,10 +131,16 @@ def record_revision(
     return revision
 
 
+_REVISION_COLUMNS = (
+    "drug_id", "number", "document", "message", "author", "drug_version", "drug_created_at",
+    "drug_updated_at", "created_at",
+)  # fmt: skip
+
+
 @functools.cache
-def _insert_revision() -> sa.Insert:
+def _insert_revision(dialect: str) -> PreparedWrite:
     table = cast(sa.Table, DrugRevision.__table__)
-    return sa.insert(table).returning(table.c.id)
+    return prepare_write(sa.insert(table).returning(table.c.id), dialect, _REVISION_COLUMNS)
 
 
 def live_revision_id(session: Session, drug_id: int) -> int | None:

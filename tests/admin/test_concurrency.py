@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, make_null_pool_engine, write_row
 from app.core.deps import in_handler_thread
 from app.drugs.models import Faq
 from app.main import create_app
@@ -120,6 +120,56 @@ def test_version_column_makes_every_update_a_compare_and_set(
     finally:
         db.dispose()
     assert admin.get(f"/drugs/testdrug-a/faqs/{faq['id']}").json()["answer"] == "Fresh."
+
+
+def test_a_part_edit_written_past_the_unit_of_work_is_a_compare_and_set_too(
+    settings: Settings, admin: Admin, drug: dict[str, Any]
+) -> None:
+    """A part edit writes its UPDATE itself (`write_row`; on SQLite on the driver's cursor): it is
+    `... WHERE version = :seen` as the mapper's would be, so a stale writer matches no row."""
+    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "A."})
+    db = Database(settings)
+    try:
+        with db.write_sessions() as stale, db.write_sessions() as fresh:
+            stale_faq = stale.get(Faq, faq["id"])
+            stale.commit()  # keeps the loaded state (version 1), holds no lock
+            write_row(fresh, fresh.get(Faq, faq["id"]), {"answer": "Fresh."})
+            fresh.commit()
+            with pytest.raises(StaleDataError):
+                write_row(stale, stale_faq, {"answer": "Stale."})
+            stale.rollback()
+    finally:
+        db.dispose()
+    final = admin.get(f"/drugs/testdrug-a/faqs/{faq['id']}").json()
+    assert (final["answer"], final["version"]) == ("Fresh.", 2)
+
+
+def test_an_edit_whose_audit_entry_cannot_be_written_changes_nothing(
+    admin: Admin, drug: dict[str, Any], database_url: str
+) -> None:
+    """The edit, the drug's version, its revision and the audit entry commit together or not at all:
+    a failure at the last statement (the audit entry's, run past SQLAlchemy's execution on SQLite)
+    is a 503 problem, and every row written before it in the request is rolled back."""
+    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "Before."})
+    before = admin.get("/drugs/testdrug-a").json()
+    revisions = admin.get("/drugs/testdrug-a/revisions").json()
+    engine = make_null_pool_engine(database_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("ALTER TABLE audit_entry RENAME TO audit_entry_away"))
+    try:
+        failed = admin.patch(f"/drugs/testdrug-a/faqs/{faq['id']}", {"answer": "After."}, etag=faq["etag"])
+    finally:
+        with engine.begin() as conn:  # the PostgreSQL database is reused by later tests
+            conn.execute(sa.text("ALTER TABLE audit_entry_away RENAME TO audit_entry"))
+        engine.dispose()
+
+    assert_problem(failed, 503, "database_unavailable")
+    after = admin.get(f"/drugs/testdrug-a/faqs/{faq['id']}").json()
+    assert (after["answer"], after["etag"]) == ("Before.", faq["etag"])
+    assert admin.get("/drugs/testdrug-a").json()["version"] == before["version"]
+    assert admin.get("/drugs/testdrug-a/revisions").json() == revisions
+    retried = admin.patch(f"/drugs/testdrug-a/faqs/{faq['id']}", {"answer": "After."}, etag=faq["etag"])
+    assert retried.status_code == 200, retried.text
 
 
 def test_a_write_that_cannot_get_the_lock_is_503_not_500(
