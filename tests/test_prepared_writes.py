@@ -82,27 +82,28 @@ def test_an_insert_stores_and_reads_back_as_through_sqlalchemy(settings: Setting
 
 def test_an_update_returns_its_rows_typed(settings: Settings) -> None:
     state = cast(sa.Table, ContentState.__table__)
-    bump = (
+    touch = (
         sa.update(state)
-        .where(state.c.id == 1)
-        .values(generation=state.c.generation + 1, updated_at=sa.bindparam("changed_at"))
-        .returning(state.c.generation, state.c.updated_at)
+        .where(state.c.id == sa.bindparam("row"))
+        .values(updated_at=sa.bindparam("at"))
+        .returning(state.c.updated_at, state.c.id)
     )
     db = Database(settings)
     try:
         with db.write_sessions() as session:
             conn = session.connection()
-            before = conn.execute(sa.select(state.c.generation).where(state.c.id == 1)).scalar_one()
             now = utcnow()
-            written = prepare_write(bump, conn.dialect.name).run(conn, {"changed_at": now})
+            written = prepare_write(touch, conn.dialect.name).run(conn, {"row": 1, "at": now})
+            missed = prepare_write(touch, conn.dialect.name).run(conn, {"row": 2, "at": now})
             session.rollback()
     finally:
         db.dispose()
 
     assert written.rowcount == 1
     (row,) = written.rows
-    assert row.generation == before + 1
-    assert row.updated_at == now
+    assert (row.id, row.updated_at) == (1, now)
+    assert row.updated_at.tzinfo is not None
+    assert (missed.rowcount, list(missed.rows)) == (0, [])
 
 
 def test_a_statement_that_needs_sqlalchemy_at_execution_is_refused() -> None:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
+from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from app.core.config import Settings
@@ -100,43 +101,31 @@ def test_racing_creates_of_one_slug_make_one_drug(admin: Admin, settings: Settin
     assert count_rows(settings, "drug") == 1
 
 
+def _through_the_unit_of_work(session: Session, faq: Faq, answer: str) -> None:
+    faq.answer = answer
+    session.flush()
+
+
+def _past_the_unit_of_work(session: Session, faq: Faq, answer: str) -> None:
+    write_row(session, faq, {"answer": answer})  # a part edit's own UPDATE (SQLite: `DriverWrite`)
+
+
+@pytest.mark.parametrize("write", [_through_the_unit_of_work, _past_the_unit_of_work])
 def test_version_column_makes_every_update_a_compare_and_set(
-    settings: Settings, admin: Admin, drug: dict[str, Any]
+    settings: Settings, admin: Admin, drug: dict[str, Any], write: Callable[[Session, Faq, str], None]
 ) -> None:
-    """Even without the row lock, a stale writer cannot overwrite: UPDATE ... WHERE version = :seen."""
+    """Even without the row lock, a stale writer cannot overwrite: UPDATE ... WHERE version = :seen,
+    whether the mapper writes it or a part edit does itself (`write_row`)."""
     faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "A."})
     db = Database(settings)
     try:
         with db.write_sessions() as stale, db.write_sessions() as fresh:
             stale_faq = stale.get(Faq, faq["id"])
             stale.commit()  # keeps the loaded state (version 1), holds no lock
-            fresh_faq = fresh.get(Faq, faq["id"])
-            fresh_faq.answer = "Fresh."
-            fresh.commit()
-            stale_faq.answer = "Stale."
-            with pytest.raises(StaleDataError):
-                stale.flush()
-            stale.rollback()
-    finally:
-        db.dispose()
-    assert admin.get(f"/drugs/testdrug-a/faqs/{faq['id']}").json()["answer"] == "Fresh."
-
-
-def test_a_part_edit_written_past_the_unit_of_work_is_a_compare_and_set_too(
-    settings: Settings, admin: Admin, drug: dict[str, Any]
-) -> None:
-    """A part edit writes its UPDATE itself (`write_row`; on SQLite on the driver's cursor): it is
-    `... WHERE version = :seen` as the mapper's would be, so a stale writer matches no row."""
-    faq = admin.created("/drugs/testdrug-a/faqs", {"question": "Q?", "answer": "A."})
-    db = Database(settings)
-    try:
-        with db.write_sessions() as stale, db.write_sessions() as fresh:
-            stale_faq = stale.get(Faq, faq["id"])
-            stale.commit()  # keeps the loaded state (version 1), holds no lock
-            write_row(fresh, fresh.get(Faq, faq["id"]), {"answer": "Fresh."})
+            write(fresh, fresh.get(Faq, faq["id"]), "Fresh.")
             fresh.commit()
             with pytest.raises(StaleDataError):
-                write_row(stale, stale_faq, {"answer": "Stale."})
+                write(stale, stale_faq, "Stale.")
             stale.rollback()
     finally:
         db.dispose()
