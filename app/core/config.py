@@ -161,7 +161,8 @@ class Settings(BaseSettings):
     limit_concurrency: int = Field(
         default=0,
         ge=0,
-        description="Connections plus tasks per worker before new requests get 503; 0 = no cap.",
+        description="Connections plus tasks per worker before new requests get 503 (a problem document "
+        "with Retry-After); 0 = no cap.",
     )
     backlog: int = Field(
         default=2048, ge=1, description="Pending-connection queue length of the listening socket."

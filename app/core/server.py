@@ -9,7 +9,9 @@ the slower h11 parser). `BoundedHttpToolsProtocol` adds two limits at the connec
 - a client that has not sent a complete request head within `DRUGINFO_HEADER_TIMEOUT` seconds of
   connecting (or of starting the next request) is disconnected (408 if it had sent anything).
 
-So a slow client costs one socket and a timer until the timeout, never a worker.
+So a slow client costs one socket and a timer until the timeout, never a worker. Past
+`DRUGINFO_LIMIT_CONCURRENCY` (off by default) a request gets a 503 problem document with
+`Retry-After`, where uvicorn itself answers in plain text.
 
 It also sends each response's head and the start of its body in one write (`HeadWithBody`):
 uvicorn writes them separately, and on this machine the second segment cost the server another
@@ -46,6 +48,35 @@ HEADERS_TOO_LARGE = _raw_problem(
     431, "Request Header Fields Too Large", "request_headers_too_large", "Request header fields too large"
 )
 REQUEST_TIMEOUT = _raw_problem(408, "Request Timeout", "request_timeout", "Request timeout")
+
+OVERLOADED_BODY = orjson.dumps(
+    {
+        "type": "/problems/server-overloaded",
+        "title": "Service unavailable",
+        "status": 503,
+        "code": "server_overloaded",
+        "detail": "This worker is at its connection limit (DRUGINFO_LIMIT_CONCURRENCY); retry shortly.",
+    }
+)
+
+
+async def overloaded(scope: Any, receive: Any, send: Any) -> None:
+    """The answer past `DRUGINFO_LIMIT_CONCURRENCY`: uvicorn's own is a plain-text 503, this is the
+    problem document every other error is, with `Retry-After`; the connection is closed after it."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 503,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(OVERLOADED_BODY)).encode()),
+                (b"retry-after", b"1"),
+                (b"x-content-type-options", b"nosniff"),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": OVERLOADED_BODY})
 
 
 LINGER_SECONDS = 2.0
@@ -103,6 +134,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        # The concurrency cap is checked here (`on_headers_complete`), to answer with `overloaded`.
+        self.cap: int | None = self.limit_concurrency
+        self.limit_concurrency = None
         settings = get_settings()
         self.max_head_bytes = settings.max_header_bytes
         self.head_timeout = settings.header_timeout
@@ -148,7 +182,17 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._tail = b""
         self._cancel_head_timer()
         previous = self.cycle
-        super().on_headers_complete()
+        cap = self.cap
+        if cap is not None and (len(self.connections) >= cap or len(self.tasks) >= cap):
+            # uvicorn's own test, answered by `overloaded` instead of its plain-text 503.
+            self.logger.warning("Exceeded concurrency limit.")
+            app, self.app = self.app, overloaded
+            try:
+                super().on_headers_complete()
+            finally:
+                self.app = app
+        else:
+            super().on_headers_complete()
         if self.cycle is not None and self.cycle is not previous:
             # Its task is created but not started: it writes only through this view.
             self.cycle.transport = HeadWithBody(self.transport, self.loop)  # type: ignore[assignment]

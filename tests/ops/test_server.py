@@ -7,13 +7,15 @@ import contextlib
 import socket
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
 
+from app.core.config import Settings
 from app.core.server import HeadWithBody
-from tests.ops.live import LiveServer
+from tests.ops.live import LiveServer, serve
 
 
 def _raw_request(server: LiveServer, head: bytes, timeout: float = 10.0) -> bytes:
@@ -270,3 +272,37 @@ def test_a_held_head_is_dropped_when_the_client_is_gone() -> None:
         loop.close()
 
     assert recorder.sent == []
+
+
+def test_past_the_concurrency_limit_the_answer_is_a_problem_document(
+    sqlite_settings: Settings, tmp_path: Path
+) -> None:
+    """`DRUGINFO_LIMIT_CONCURRENCY` counts a worker's connections: past it uvicorn itself answers a
+    plain-text 503; ours is the problem document every other error is, with `Retry-After`."""
+    server = serve(sqlite_settings.database_url, tmp_path / "server.log", DRUGINFO_LIMIT_CONCURRENCY="2")
+    try:
+        server.wait_until_up()
+        with httpx.Client(base_url=server.url) as held:
+            assert held.get("/healthz").status_code == 200  # one connection, kept alive
+            head = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+            with socket.create_connection(("127.0.0.1", server.port), timeout=10) as other:
+                other.sendall(head)  # a second connection: the cap of 2 is reached
+                answer = b""
+                while chunk := other.recv(65536):  # closed after the answer
+                    answer += chunk
+        after = httpx.get(f"{server.url}/healthz")  # the held connection is gone: served again
+    finally:
+        server.stop()
+
+    status_line, _, rest = answer.partition(b"\r\n")
+    head_lines, _, body = rest.partition(b"\r\n\r\n")
+    headers = dict(line.lower().split(b": ", 1) for line in head_lines.split(b"\r\n"))
+    assert status_line == b"HTTP/1.1 503 Service Unavailable"
+    assert headers[b"content-type"] == b"application/problem+json"
+    assert headers[b"retry-after"] == b"1"
+    assert headers[b"connection"] == b"close"
+    problem = orjson.loads(body)
+    assert problem["status"] == 503 and problem["code"] == "server_overloaded"
+    assert "DRUGINFO_LIMIT_CONCURRENCY" in problem["detail"]
+    assert after.status_code == 200
+    assert "Exceeded concurrency limit." in server.output()
