@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -142,6 +143,12 @@ class Settings(BaseSettings):
         default="",
         description="Proxies trusted for `X-Forwarded-For`/`-Proto` (comma-separated; `*` = any).",
     )
+    public_url: str = Field(
+        default="",
+        description="The origin clients reach the service at (`https://drugs.example.org`): absolute "
+        "links (JSON-LD and FHIR ids, Atom, `Link` headers, embeds) use it whatever `Host` a request "
+        "sends; empty = each request's own `Host` and scheme.",
+    )
     max_header_bytes: int = Field(
         default=32768,
         ge=1024,
@@ -247,6 +254,18 @@ class Settings(BaseSettings):
         if "'none'" in cleaned and len(cleaned) > 1:
             raise ValueError("'none' cannot be combined with other sources")
         return cleaned
+
+    @field_validator("public_url")
+    @classmethod
+    def _origin_only(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if not value:
+            return ""
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path or parts.query:
+            raise ValueError("must be an origin: http(s)://host[:port], without a path")
+        parts.port  # noqa: B018  (raises ValueError on a port out of range)
+        return value
 
     @field_validator("webhook_allowed_hosts")
     @classmethod

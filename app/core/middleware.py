@@ -17,6 +17,7 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -349,6 +350,35 @@ def install_middleware(
     )
     app.add_middleware(RequestContextMiddleware, max_header_bytes=settings.max_header_bytes)
     app.add_middleware(SecurityHeadersMiddleware, hsts=settings.hsts)
+    if settings.public_url:
+        app.add_middleware(PublicOriginMiddleware, origin=settings.public_url)
+
+
+class PublicOriginMiddleware:
+    """Every request as if made to the configured public origin (`DRUGINFO_PUBLIC_URL`).
+
+    Absolute links are built from the request's scheme and `Host` (JSON-LD and FHIR ids, Atom
+    entries, `Link: rel="next"`, embed pages). A client can send any `Host`; a shared cache in
+    front (a CDN keyed by path) would then keep, and hand everyone, links to the sender's host.
+    With a public origin set, the scheme, `Host` header and server address of every request are
+    rewritten to it before anything reads them (the response cache's key included).
+    """
+
+    def __init__(self, app: ASGIApp, *, origin: str) -> None:
+        self.app = app
+        parts = urlsplit(origin)
+        self.scheme = parts.scheme
+        self.host = parts.netloc.encode("latin-1")
+        self.server = (parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope["scheme"] = self.scheme
+            scope["server"] = self.server
+            scope["headers"] = [(b"host", self.host)] + [
+                (name, value) for name, value in scope["headers"] if name != b"host"
+            ]
+        await self.app(scope, receive, send)
 
 
 class RequestBodyTooLarge(HTTPException):
