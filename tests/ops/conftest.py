@@ -6,7 +6,6 @@ workers, exactly as the image does. The header timeout is shortened so the slow-
 
 from __future__ import annotations
 
-import re
 import shutil
 import signal
 from collections.abc import Iterator
@@ -45,10 +44,6 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
 
 def access_lines(server: LiveServer) -> list[str]:
     return [line for line in server.lines() if '"logger":"druginfo.access"' in line]
-
-
-def worker_pids(server: LiveServer) -> set[str]:
-    return {m.group(1) for line in access_lines(server) if (m := re.search(r'"pid":(\d+)', line))}
 
 
 @pytest.fixture
