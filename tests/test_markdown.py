@@ -12,7 +12,7 @@ from app.core.markdown import render_full, render_markdown
 
 # Every character the short cut accepts, and the Markdown characters next to them.
 PROSE = string.ascii_letters + string.digits + " ,.;:?!'()%/+=-"
-MARKDOWN = PROSE + "*_`[]<>&\"\\#~|\n\t"
+MARKDOWN = PROSE + '*_`[]<>&"\\#~|\n\t'
 
 
 @pytest.mark.parametrize(
