@@ -189,6 +189,36 @@ def test_a_write_that_cannot_get_the_lock_is_503_not_500(
         assert retried.status_code == 201, retried.text
 
 
+def test_this_process_writers_share_one_connection_and_a_long_wait_is_503(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """SQLite: an app's writers take its one writer connection in turn (its page cache stays warm
+    across their commits); one that waits longer than the busy timeout is the same 503 as a writer
+    of another process holding the lock, and writes nothing."""
+    settings = Settings(database_url=new_database(request, "sqlite", tmp_path), sqlite_busy_timeout_ms=300)
+    tokens = create_tokens(settings)
+    app = create_app(settings)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        admin = Admin(client, tokens)
+        admin.get("/drugs", role="editor")  # record the key's first use while the database is free
+        db: Database = app.state.db
+        used: set[int] = set()
+        sa.event.listen(db.write_engine, "checkout", lambda dbapi, *_: used.add(id(dbapi)))
+        created = race(8, lambda i: admin.post("/drugs", {"slug": f"testdrug-{i}", "name": f"Testdrug {i}"}))
+        assert [r.status_code for r in created] == [201] * 8
+        assert len(used) == 1
+
+        with db.write_engine.begin():  # this process's writer connection, held by someone else
+            blocked = admin.post("/drugs", {"slug": "testdrug-late", "name": "Testdrug Late"})
+            reads_still_work = admin.get("/drugs")
+        assert_problem(blocked, 503, "database_busy")
+        assert blocked.headers["Retry-After"] == "1"
+        assert reads_still_work.status_code == 200
+        assert admin.get("/drugs/testdrug-late").status_code == 404
+        retried = admin.post("/drugs", {"slug": "testdrug-late", "name": "Testdrug Late"})
+        assert retried.status_code == 201, retried.text
+
+
 def test_racing_idempotent_creates_wait_for_each_other(admin: Admin, settings: Settings) -> None:
     """Writers with an `Idempotency-Key` queue for the lock; none fails with 503 or hangs.
 
