@@ -8,7 +8,8 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 import pytest
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from starlette.routing import Match
 
@@ -133,6 +134,46 @@ def test_a_guard_turns_away_only_what_its_router_does_not_have() -> None:
 
     assert guard is not router.path_guard()  # a route added later is guarded too
     assert router.path_guard().match("/api/things/a/more")  # type: ignore[union-attr]
+
+
+def test_a_plain_route_is_guarded_too_and_a_mount_is_not() -> None:
+    """A router with a catch-all `Route` (as the FHIR router's) is guarded by its path as well; a
+    mount matches more than its own path, so a router holding one cannot be."""
+    router = GuardedRouter(prefix="/fhirish")
+
+    @router.get("/metadata")
+    def metadata() -> None: ...
+
+    async def unsupported(_: Request) -> PlainTextResponse:
+        return PlainTextResponse("unsupported", status_code=404)
+
+    router.add_route("/fhirish/{rest:path}", unsupported, methods=["GET", "PATCH"])
+    app = FastAPI()
+    include(app, router)
+    guard = router.path_guard()
+
+    assert guard is not None
+    for path in ("/fhirish/metadata", "/fhirish/anything/else"):
+        assert guard.match(path)
+    assert guard.match("/api/v1/admin/drugs/a/faqs/1") is None
+    with TestClient(app) as client:
+        assert client.get("/fhirish/metadata").status_code == 200
+        assert client.patch("/fhirish/x/y").text == "unsupported"
+
+    mounted = GuardedRouter()
+    mounted.mount("/static", PlainTextResponse("file"))
+    include(FastAPI(), mounted)
+    assert mounted.path_guard() is None
+
+
+def test_every_router_of_the_app_is_guarded(settings: Settings) -> None:
+    """An unguarded router is asked route by route for every request that reaches routing."""
+    app = create_app(settings)
+    routers = [getattr(route, "original_router", None) for route in app.router.routes]
+    guarded = [router for router in routers if isinstance(router, GuardedRouter)]
+
+    assert len(guarded) > 20
+    assert [router.prefix for router in guarded if router.path_guard() is None] == []
 
 
 def test_a_router_is_included_at_one_prefix_only() -> None:

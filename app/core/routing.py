@@ -21,9 +21,8 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.routing import APIRoute
 from starlette._utils import get_route_path
-from starlette.routing import Match, compile_path
+from starlette.routing import Match, Route, compile_path
 from starlette.types import Scope
 
 from app.core.deps import finish_in_handler_thread
@@ -49,7 +48,8 @@ class GuardedRouter(APIRouter):
 
     def path_guard(self) -> re.Pattern[str] | None:
         """Every route's path regex (with the mount prefix) in one; None when the router cannot be
-        guarded: not included through `include`, or holding a route that is not an `APIRoute`."""
+        guarded: not included through `include`, or holding a route that is not a plain path route
+        (a `Route`, as `APIRoute`s and the FHIR router's catch-alls are)."""
         if self.mounted_at is None:
             return None
         key = (self.mounted_at, len(self.routes))
@@ -62,7 +62,7 @@ class GuardedRouter(APIRouter):
 def _union_of(prefix: str, routes: list[Any]) -> re.Pattern[str] | None:
     patterns = []
     for route in routes:
-        if not isinstance(route, APIRoute):
+        if not isinstance(route, Route):  # a mount or a host matches more than its path
             return None
         regex, _, _ = compile_path(prefix + route.path)
         # The same parameter name occurs in many paths: one regex allows each group name once.
